@@ -1,0 +1,236 @@
+// Package coverage owns Go coverage profiles inside covdist: parsing them,
+// merging them (per platform and combined), moving them sparsely between an
+// agent and the coordinator, and summarising them per file.
+//
+// Merge rules follow Go's own tooling (cmd/covdata): blocks are keyed by file
+// and span; set mode ORs counts, count and atomic modes sum them; a block
+// whose NumStmt differs between two sources, or two sources of different
+// modes, is an error that names both sources. Merging is order-independent,
+// and idempotent in set mode.
+//
+// Package coverage imports no other covdist package.
+package coverage
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"golang.org/x/tools/cover"
+)
+
+// Block is one basic block of a profile.
+type Block struct {
+	File      string
+	StartLine int
+	StartCol  int
+	EndLine   int
+	EndCol    int
+	NumStmt   int
+	Count     int64
+}
+
+type key struct {
+	file           string
+	sl, sc, el, ec int
+}
+
+type entry struct {
+	numStmt int
+	count   int64
+	source  string // the first source that brought this block, for clash errors
+}
+
+// Profile is a merged coverage profile. The zero value is not usable; call New.
+type Profile struct {
+	mode   string
+	modeBy string // the first source that set the mode
+	blocks map[key]*entry
+}
+
+// New returns an empty profile. mode may be empty: the first merged source sets it.
+func New(mode string) *Profile {
+	return &Profile{mode: mode, blocks: make(map[key]*entry)}
+}
+
+// Mode returns the profile's mode: set, count or atomic (empty if nothing was merged).
+func (p *Profile) Mode() string { return p.mode }
+
+// Len returns the number of distinct blocks.
+func (p *Profile) Len() int { return len(p.blocks) }
+
+func (p *Profile) setMode(source, mode string) error {
+	switch mode {
+	case "set", "count", "atomic":
+	default:
+		return fmt.Errorf("%s: unknown coverage mode %q (want set, count or atomic)", source, mode)
+	}
+	if p.mode == "" {
+		p.mode, p.modeBy = mode, source
+		return nil
+	}
+	if p.mode != mode {
+		by := p.modeBy
+		if by == "" {
+			by = "this run"
+		}
+		return fmt.Errorf("coverage mode clash: %s is %q but %s is %q", source, mode, by, p.mode)
+	}
+	if p.modeBy == "" {
+		p.modeBy = source
+	}
+	return nil
+}
+
+// Add merges blocks of the given mode from source (a file, worker or run
+// name used in errors). Blocks before a clash stay merged; callers treat any
+// error as fatal for that source.
+func (p *Profile) Add(source, mode string, blocks []Block) error {
+	if err := p.setMode(source, mode); err != nil {
+		return err
+	}
+	for _, b := range blocks {
+		if err := p.add(source, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Profile) add(source string, b Block) error {
+	if b.Count < 0 {
+		return fmt.Errorf("%s: negative count %d in block %s", source, b.Count, span(b))
+	}
+	k := key{b.File, b.StartLine, b.StartCol, b.EndLine, b.EndCol}
+	e, ok := p.blocks[k]
+	if !ok {
+		p.blocks[k] = &entry{numStmt: b.NumStmt, count: b.Count, source: source}
+		return nil
+	}
+	if e.numStmt != b.NumStmt {
+		return fmt.Errorf("coverage clash in block %s: %s says %d statements but %s says %d (were they built from different sources?)",
+			span(b), source, b.NumStmt, e.source, e.numStmt)
+	}
+	if p.mode == "set" {
+		if b.Count > 0 {
+			e.count = 1
+		}
+	} else {
+		e.count += b.Count
+	}
+	return nil
+}
+
+func span(b Block) string {
+	return fmt.Sprintf("%s:%d.%d,%d.%d", b.File, b.StartLine, b.StartCol, b.EndLine, b.EndCol)
+}
+
+// Merge adds every block of q into p.
+func (p *Profile) Merge(source string, q *Profile) error {
+	if q.mode == "" {
+		return nil
+	}
+	return p.Add(source, q.mode, q.Blocks())
+}
+
+// Blocks returns all blocks, sorted by file then position.
+func (p *Profile) Blocks() []Block {
+	out := make([]Block, 0, len(p.blocks))
+	for k, e := range p.blocks {
+		out = append(out, Block{k.file, k.sl, k.sc, k.el, k.ec, e.numStmt, e.count})
+	}
+	sortBlocks(out)
+	return out
+}
+
+func sortBlocks(bs []Block) {
+	sort.Slice(bs, func(i, j int) bool {
+		a, b := bs[i], bs[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.StartLine != b.StartLine {
+			return a.StartLine < b.StartLine
+		}
+		if a.StartCol != b.StartCol {
+			return a.StartCol < b.StartCol
+		}
+		if a.EndLine != b.EndLine {
+			return a.EndLine < b.EndLine
+		}
+		return a.EndCol < b.EndCol
+	})
+}
+
+// Files returns the distinct file names, sorted.
+func (p *Profile) Files() []string {
+	seen := make(map[string]bool)
+	for k := range p.blocks {
+		seen[k.file] = true
+	}
+	out := make([]string, 0, len(seen))
+	for f := range seen {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ZeroCounts returns a copy of p whose blocks all have count 0: the shape of
+// the code without any execution, for packages that no test ran.
+func (p *Profile) ZeroCounts() *Profile {
+	q := New(p.mode)
+	q.modeBy = p.modeBy
+	for k, e := range p.blocks {
+		q.blocks[k] = &entry{numStmt: e.numStmt, source: e.source}
+	}
+	return q
+}
+
+// WriteTo writes p as a Go coverprofile that go tool cover reads.
+func (p *Profile) WriteTo(w io.Writer) (int64, error) {
+	var sb strings.Builder
+	mode := p.mode
+	if mode == "" {
+		mode = "set"
+	}
+	fmt.Fprintf(&sb, "mode: %s\n", mode)
+	for _, b := range p.Blocks() {
+		fmt.Fprintf(&sb, "%s:%d.%d,%d.%d %d %d\n", b.File, b.StartLine, b.StartCol, b.EndLine, b.EndCol, b.NumStmt, b.Count)
+	}
+	n, err := io.WriteString(w, sb.String())
+	return int64(n), err
+}
+
+// Parse reads a Go coverprofile from r. source names r in errors.
+// A profile may hold several mode lines (concatenated profiles) as long as
+// they agree.
+func Parse(r io.Reader, source string) (*Profile, error) {
+	profs, err := cover.ParseProfilesFromReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("parsing coverage profile %s: %w", source, err)
+	}
+	p := New("")
+	for _, pr := range profs {
+		bs := make([]Block, len(pr.Blocks))
+		for i, b := range pr.Blocks {
+			bs[i] = Block{pr.FileName, b.StartLine, b.StartCol, b.EndLine, b.EndCol, b.NumStmt, int64(b.Count)}
+		}
+		if err := p.Add(source, pr.Mode, bs); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// ParseFile reads the Go coverprofile at name.
+func ParseFile(name string) (*Profile, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Parse(f, name)
+}

@@ -1,0 +1,299 @@
+// Package wire owns the framed, versioned protocol that the coordinator and
+// a covdist agent speak over any byte stream (a pipe to a local process, an
+// SSH channel, a socket, the stdin/stdout of kubectl exec).
+//
+// A frame is a 4-byte big-endian payload length, one byte of message kind and
+// a JSON payload of that length. JSON keeps the protocol debuggable and
+// independent of Go versions on either side; coverage crosses it sparsely
+// (see coverage.Delta), so payloads stay small.
+//
+// The first frame in each direction is a Hello carrying Version; a peer that
+// receives another version closes the stream with an error naming both.
+//
+// Package wire imports no other covdist package except coverage, whose Delta
+// is part of the protocol.
+package wire
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/covdist/covdist/coverage"
+)
+
+// Version is the protocol version. Bump it on any incompatible change.
+const Version = 1
+
+// MaxFrame bounds a frame's payload, so a corrupt or hostile length prefix
+// cannot make a peer allocate without limit.
+const MaxFrame = 64 << 20
+
+// Kind says which message a frame carries.
+type Kind byte
+
+// The message kinds.
+const (
+	KindHello    Kind = 1 // both directions, first frame
+	KindRun      Kind = 2 // coordinator -> agent: run a unit
+	KindEvent    Kind = 3 // agent -> coordinator: one test event, streamed
+	KindDone     Kind = 4 // agent -> coordinator: a unit finished (or crashed)
+	KindShutdown Kind = 5 // coordinator -> agent: finish and exit
+	KindLog      Kind = 6 // agent -> coordinator: a diagnostic line
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindHello:
+		return "hello"
+	case KindRun:
+		return "run"
+	case KindEvent:
+		return "event"
+	case KindDone:
+		return "done"
+	case KindShutdown:
+		return "shutdown"
+	case KindLog:
+		return "log"
+	}
+	return fmt.Sprintf("kind(%d)", byte(k))
+}
+
+// Hello opens a stream in each direction.
+type Hello struct {
+	Version int    `json:"version"`
+	Agent   string `json:"agent,omitempty"` // covdist build of the sender
+	GOOS    string `json:"goos,omitempty"`
+	GOARCH  string `json:"goarch,omitempty"`
+	PID     int    `json:"pid,omitempty"`
+	Dir     string `json:"dir,omitempty"` // the agent's working directory
+}
+
+// Run asks an agent to run some top-level tests of one test binary in one
+// process.
+type Run struct {
+	ID      int64    `json:"id"`
+	Package string   `json:"pkg"`
+	Binary  string   `json:"bin"`            // path of the test binary on the agent's side
+	Dir     string   `json:"dir"`            // working directory of the test process
+	Tests   []string `json:"tests"`          // exact top-level names (Test*, Fuzz*, Example*)
+	Args    []string `json:"args,omitempty"` // extra -test.* and custom flags
+	Env     []string `json:"env,omitempty"`  // NAME=VALUE added to the agent's environment
+	Exec    []string `json:"exec,omitempty"` // wrapper program and its args, as go test -exec
+	// Timeout bounds each single test; 0 means none. The agent ends the
+	// process (SIGQUIT for a stack dump, then SIGKILL) when one runs longer.
+	Timeout   time.Duration `json:"timeout,omitempty"`
+	CoverMode string        `json:"covermode,omitempty"` // empty: no coverage
+}
+
+// Event is one test event, in go test -json's vocabulary.
+type Event struct {
+	Unit    int64     `json:"unit"`
+	Time    time.Time `json:"time"`
+	Action  string    `json:"action"` // run, pause, cont, output, pass, fail, skip
+	Test    string    `json:"test,omitempty"`
+	Elapsed float64   `json:"elapsed,omitempty"` // seconds, on pass/fail/skip
+	Output  string    `json:"output,omitempty"`
+}
+
+// Status is a top-level test's final state within one unit.
+type Status string
+
+// Test statuses. Crashed means the test was running when its process ended
+// abnormally; Interrupted means the test was running next to the one that
+// ended the process (parallel tests), so the process end cannot be pinned on
+// it; NotRun means the process ended before the test started.
+const (
+	Pass        Status = "pass"
+	Fail        Status = "fail"
+	Skip        Status = "skip"
+	Crashed     Status = "crashed"
+	Interrupted Status = "interrupted"
+	NotRun      Status = "notrun"
+)
+
+// Result is a top-level test's outcome within one unit.
+type Result struct {
+	Test    string  `json:"test"`
+	Status  Status  `json:"status"`
+	Elapsed float64 `json:"elapsed,omitempty"`
+	Output  string  `json:"output,omitempty"` // the test's own output, subtests included
+}
+
+// Done reports a unit's end. Results has one entry per requested test.
+// Cover is nil when the process wrote no profile (it crashed, or coverage
+// was off); when present it is the sparse delta of this unit's counts.
+type Done struct {
+	Unit     int64           `json:"unit"`
+	Results  []Result        `json:"results"`
+	Crash    string          `json:"crash,omitempty"` // why the process ended abnormally, with its last output
+	Timeout  bool            `json:"timeout,omitempty"`
+	ExitCode int             `json:"exit"`
+	Wall     float64         `json:"wall"`              // seconds, process start to end
+	Output   string          `json:"output,omitempty"`  // process output outside any test
+	Cover    *coverage.Delta `json:"cover,omitempty"`   // sparse coverage of this run
+	Err      string          `json:"err,omitempty"`     // the process could not be started at all
+	Profile  string          `json:"profile,omitempty"` // a profile that did not parse, named in errors
+}
+
+// Log is a diagnostic line from the agent.
+type Log struct {
+	Text string `json:"text"`
+}
+
+// Shutdown asks the agent to exit once its current unit is done.
+type Shutdown struct{}
+
+// Conn reads and writes frames on one stream. Send is safe for concurrent
+// use; Recv must be called from one goroutine.
+type Conn struct {
+	r  *bufio.Reader
+	wm sync.Mutex
+	w  io.Writer
+	c  io.Closer
+
+	// BytesIn and BytesOut count frame bytes, for benchmarks and -v.
+	bytesMu           sync.Mutex
+	bytesIn, bytesOut int64
+}
+
+// NewConn wraps a stream. c may be nil.
+func NewConn(r io.Reader, w io.Writer, c io.Closer) *Conn {
+	return &Conn{r: bufio.NewReaderSize(r, 64<<10), w: w, c: c}
+}
+
+// Close closes the underlying stream, if any.
+func (c *Conn) Close() error {
+	if c.c == nil {
+		return nil
+	}
+	return c.c.Close()
+}
+
+// Bytes returns the frame bytes received and sent so far.
+func (c *Conn) Bytes() (in, out int64) {
+	c.bytesMu.Lock()
+	defer c.bytesMu.Unlock()
+	return c.bytesIn, c.bytesOut
+}
+
+// Send writes one message as a frame.
+func (c *Conn) Send(k Kind, msg any) error {
+	payload, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("encoding %s frame: %w", k, err)
+	}
+	if len(payload) > MaxFrame {
+		return fmt.Errorf("%s frame of %d bytes exceeds the %d-byte limit", k, len(payload), MaxFrame)
+	}
+	buf := make([]byte, 5+len(payload))
+	binary.BigEndian.PutUint32(buf, uint32(len(payload)))
+	buf[4] = byte(k)
+	copy(buf[5:], payload)
+	c.wm.Lock()
+	_, err = c.w.Write(buf)
+	c.wm.Unlock()
+	if err != nil {
+		return fmt.Errorf("sending %s frame: %w", k, err)
+	}
+	c.bytesMu.Lock()
+	c.bytesOut += int64(len(buf))
+	c.bytesMu.Unlock()
+	return nil
+}
+
+// Recv reads one frame and returns its kind and raw payload. It returns
+// io.EOF only when the stream ends cleanly between frames.
+func (c *Conn) Recv() (Kind, []byte, error) {
+	k, p, err := ReadFrame(c.r)
+	if err == nil {
+		c.bytesMu.Lock()
+		c.bytesIn += int64(5 + len(p))
+		c.bytesMu.Unlock()
+	}
+	return k, p, err
+}
+
+// ErrFrame marks a malformed frame.
+var ErrFrame = errors.New("malformed frame")
+
+// ReadFrame reads one frame from r.
+func ReadFrame(r io.Reader) (Kind, []byte, error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if err == io.ErrUnexpectedEOF {
+			return 0, nil, fmt.Errorf("%w: stream ended inside a frame header", ErrFrame)
+		}
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:4])
+	k := Kind(hdr[4])
+	if n > MaxFrame {
+		return 0, nil, fmt.Errorf("%w: %s frame claims %d bytes, over the %d-byte limit", ErrFrame, k, n, MaxFrame)
+	}
+	if k < KindHello || k > KindLog {
+		return 0, nil, fmt.Errorf("%w: unknown kind %d", ErrFrame, byte(k))
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(r, p); err != nil {
+		return 0, nil, fmt.Errorf("%w: stream ended inside a %s frame of %d bytes", ErrFrame, k, n)
+	}
+	return k, p, nil
+}
+
+// Decode unmarshals a payload of kind k into the matching message type.
+func Decode(k Kind, p []byte) (any, error) {
+	var msg any
+	switch k {
+	case KindHello:
+		msg = new(Hello)
+	case KindRun:
+		msg = new(Run)
+	case KindEvent:
+		msg = new(Event)
+	case KindDone:
+		msg = new(Done)
+	case KindShutdown:
+		msg = new(Shutdown)
+	case KindLog:
+		msg = new(Log)
+	default:
+		return nil, fmt.Errorf("%w: unknown kind %d", ErrFrame, byte(k))
+	}
+	if err := json.Unmarshal(p, msg); err != nil {
+		return nil, fmt.Errorf("%w: decoding %s payload: %v", ErrFrame, k, err)
+	}
+	return msg, nil
+}
+
+// Handshake sends our Hello and checks the peer's. It returns the peer's Hello.
+func Handshake(c *Conn, mine Hello) (*Hello, error) {
+	mine.Version = Version
+	errc := make(chan error, 1)
+	go func() { errc <- c.Send(KindHello, mine) }()
+	k, p, err := c.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("waiting for the peer's hello: %w", err)
+	}
+	if k != KindHello {
+		return nil, fmt.Errorf("%w: expected hello, got %s", ErrFrame, k)
+	}
+	m, err := Decode(k, p)
+	if err != nil {
+		return nil, err
+	}
+	h := m.(*Hello)
+	if err := <-errc; err != nil {
+		return nil, err
+	}
+	if h.Version != Version {
+		return nil, fmt.Errorf("protocol version mismatch: peer speaks %d, we speak %d (use the same covdist release on both sides)", h.Version, Version)
+	}
+	return h, nil
+}
