@@ -1,0 +1,234 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// options is every setting of a test run, from flags and covdist.toml.
+type options struct {
+	numProcesses     string
+	distLoad         bool
+	dist             string
+	tx, px           []string
+	rsyncDirs        []string
+	rsyncIgnore      []string
+	cov              []string
+	noCov            bool
+	coverMode        string
+	covReports       []string
+	covFailUnder     float64
+	covPrecision     int
+	jsonOut          string
+	junitXML         string
+	exitFirst        bool
+	maxFail          int
+	maxWorkerRestart int
+	timeout          time.Duration
+	verbose          bool
+	config           string
+	looponfail       bool
+	boxed            bool
+	help             bool
+	version          bool
+
+	packages   []string
+	testArgs   []string
+	flags      *pflag.FlagSet
+	thresholds map[string]float64
+}
+
+const usageHead = `covdist runs a Go module's tests with coverage across worker processes,
+merges every profile and prints one Stmts/Miss/Cover table.
+
+Usage:
+  covdist [flags] [packages] [-- flags for the test binaries]
+  covdist merge  [report flags] PROFILE...   merge Go coverprofiles made elsewhere
+  covdist report [report flags] PROFILE      report on one coverprofile
+
+Packages default to ./... (every package of the module below the current
+directory). Coverage is measured over every package of the main module unless
+--cov says otherwise, so packages without tests show up at 0%.
+
+Examples:
+  covdist -n auto ./...                 one worker per CPU, tests spread one by one
+  covdist -n 4 --cov-report=term-missing --cov-fail-under=80 ./...
+  covdist -n 2 --json ./... | gotestsum --raw-command -- cat
+  covdist -n 4 --cov-report=out:cover.out ./... && go tool cover -html=cover.out
+  covdist -n 4 ./... -- -short          pass -short to every test binary
+  covdist -x --timeout=30s ./pkg/...    stop at the first failure, 30s per test
+
+Flags:
+`
+
+const usageTail = `
+Distribution modes (--dist):
+  no       one worker runs every package in turn (the default without -n)
+  load     each test goes to one worker: small tests are batched per process,
+           the longest run first (durations are remembered between runs),
+           and idle workers take the work busy ones have not started
+  loadpkg  as load, but a package's tests stay together in one process
+
+Nothing is lost: a test that crashes its process (panic, os.Exit, a signal,
+or --timeout) is reported once as crashed, with its output and worker; the
+tests queued behind it run again elsewhere, and tests that had passed in the
+crashed process run once more for their coverage only (never reported twice).
+
+Reports (--cov-report, repeatable): term (default), term-missing, skip-covered,
+out:FILE (a Go coverprofile for go tool cover), json:FILE, xml:FILE
+(Cobertura), lcov:FILE, html:DIR. covdist.toml at the module root sets
+defaults (tx, dist, cov, cov_report, cov_fail_under, timeout, [thresholds]).
+
+Exit codes:
+  0  all tests passed and coverage gates were met
+  1  tests failed or crashed
+  2  usage, configuration or build error
+  3  a coverage gate was missed
+  4  no worker could run
+`
+
+// setupFlags returns the flag set of a test run and the options it fills.
+func setupFlags(name string) (*pflag.FlagSet, *options) {
+	o := &options{}
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.StringVarP(&o.numProcesses, "numprocesses", "n", "", "run `N` local workers (or \"auto\": one per CPU); implies --dist=load")
+	fs.BoolVarP(&o.distLoad, "d", "d", false, "shortcut for --dist=load")
+	fs.StringVar(&o.dist, "dist", "", "distribution `mode`: no, load, loadpkg (see below)")
+	fs.StringArrayVar(&o.tx, "tx", nil, "add workers by execution `spec`, e.g. 4*popen (repeatable)")
+	fs.StringArrayVar(&o.px, "px", nil, "a proxy gateway `spec` that runs no tests itself (repeatable)")
+	fs.StringArrayVar(&o.rsyncDirs, "rsyncdir", nil, "a `dir` to synchronise to remote workers (repeatable)")
+	fs.StringArrayVar(&o.rsyncIgnore, "rsyncignore", nil, "a `glob` left out of synchronisation (repeatable)")
+	fs.StringArrayVar(&o.cov, "cov", nil, "measure coverage of packages matching `pattern` (repeatable; default: the main module)")
+	fs.BoolVar(&o.noCov, "no-cov", false, "run the tests without coverage")
+	fs.StringVar(&o.coverMode, "covermode", "", "coverage `mode`: set, count or atomic (default set)")
+	fs.StringArrayVar(&o.covReports, "cov-report", nil, "report `type[:dest]`: term, term-missing, skip-covered, out:FILE, json:FILE, xml:FILE, lcov:FILE, html:DIR")
+	fs.Float64Var(&o.covFailUnder, "cov-fail-under", 0, "exit 3 when total coverage is under `pct`")
+	fs.IntVar(&o.covPrecision, "cov-precision", 0, "`digits` after the decimal point in coverage percentages")
+	fs.StringVar(&o.jsonOut, "json", "", "write test events as go test -json, with Worker and Platform, to `file` (or stdout)")
+	fs.Lookup("json").NoOptDefVal = "-"
+	fs.StringVar(&o.junitXML, "junitxml", "", "write a JUnit XML report to `file`")
+	fs.BoolVarP(&o.exitFirst, "exitfirst", "x", false, "stop at the first failing test")
+	fs.IntVar(&o.maxFail, "maxfail", 0, "stop after `N` failing tests")
+	fs.IntVar(&o.maxWorkerRestart, "max-worker-restart", -1, "restart crashed workers at most `N` times in all (default 4 per worker)")
+	fs.DurationVar(&o.timeout, "timeout", 0, "end any single test running longer than `d` and report it crashed (default 10m)")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print every test's result and worker start-up")
+	fs.StringVarP(&o.config, "config", "c", "", "read defaults from `file` (default: covdist.toml at the module root)")
+	fs.BoolVarP(&o.looponfail, "looponfail", "f", false, "rerun failing tests when files change (not available yet)")
+	fs.BoolVar(&o.boxed, "boxed", false, "run each test in its own process")
+	fs.BoolVarP(&o.help, "help", "h", false, "show this help")
+	fs.BoolVar(&o.version, "version", false, "print the covdist version")
+	o.flags = fs
+	return fs, o
+}
+
+func printUsage(w io.Writer, fs *pflag.FlagSet) {
+	fmt.Fprint(w, usageHead)
+	fmt.Fprint(w, fs.FlagUsagesWrapped(100))
+	fmt.Fprint(w, usageTail)
+}
+
+// parseArgs parses a test run's command line: flags, packages, then the test
+// binaries' flags after "--".
+func parseArgs(args []string) (*options, error) {
+	fs, o := setupFlags("covdist")
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	rest := fs.Args()
+	if dash := fs.ArgsLenAtDash(); dash >= 0 {
+		o.packages, o.testArgs = rest[:dash], testFlags(rest[dash:])
+	} else {
+		o.packages = rest
+	}
+	return o, nil
+}
+
+// testingFlags are the testing package's flags a user may give without the
+// "test." prefix, as go test accepts them.
+var testingFlags = map[string]bool{
+	"short": true, "v": true, "count": true, "cpu": true, "parallel": true, "failfast": true,
+	"shuffle": true, "benchtime": true, "bench": true, "benchmem": true, "skip": true,
+	"timeout": true, "fullpath": true, "race": false,
+}
+
+func testFlags(args []string) []string {
+	out := make([]string, 0, len(args))
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "-test.") && !strings.HasPrefix(a, "--") {
+			name := strings.TrimPrefix(a, "-")
+			name, _, _ = strings.Cut(name, "=")
+			if testingFlags[name] {
+				a = "-test." + strings.TrimPrefix(a, "-")
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// validate checks the options after the config file was applied.
+func (o *options) validate() error {
+	if o.looponfail {
+		return errors.New("-f/--looponfail is not available in this release yet")
+	}
+	switch o.dist {
+	case "", "no", "load", "loadpkg", "each":
+	default:
+		return fmt.Errorf("--dist %q: want no, load, loadpkg or each", o.dist)
+	}
+	if o.numProcesses != "" && o.numProcesses != "auto" {
+		n, err := strconv.Atoi(o.numProcesses)
+		if err != nil || n < 0 {
+			return fmt.Errorf("-n %q: want a number of workers or \"auto\"", o.numProcesses)
+		}
+	}
+	switch o.coverMode {
+	case "", "set", "count", "atomic":
+	default:
+		return fmt.Errorf("--covermode %q: want set, count or atomic", o.coverMode)
+	}
+	if o.covFailUnder < 0 || o.covFailUnder > 100 {
+		return fmt.Errorf("--cov-fail-under %v: want a percentage from 0 to 100", o.covFailUnder)
+	}
+	if o.maxFail < 0 {
+		return fmt.Errorf("--maxfail %d: want 0 (no limit) or more", o.maxFail)
+	}
+	if o.timeout < 0 {
+		return fmt.Errorf("--timeout %s: want a positive duration", o.timeout)
+	}
+	for _, a := range o.testArgs {
+		name := strings.TrimLeft(a, "-")
+		name, _, _ = strings.Cut(name, "=")
+		switch name {
+		case "test.run", "test.coverprofile", "test.v", "test.list", "test.outputdir", "test.paniconexit0":
+			return fmt.Errorf("test binary flag %q clashes with covdist, which sets it itself (select packages with arguments, and tests with -- -test.skip)", a)
+		}
+	}
+	for _, r := range o.covReports {
+		if err := checkReport(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// workers returns how many local workers -n asks for (0 when not given).
+func (o *options) workers() int {
+	switch o.numProcesses {
+	case "":
+		return 0
+	case "auto":
+		return runtime.NumCPU()
+	}
+	n, _ := strconv.Atoi(o.numProcesses)
+	return n
+}

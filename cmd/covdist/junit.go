@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/xml"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/covdist/covdist/distribute"
+)
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Skipped  int         `xml:"skipped,attr"`
+	Time     string      `xml:"time,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitMessage `xml:"failure,omitempty"`
+	Skipped   *junitMessage `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitMessage struct {
+	Message string `xml:"message,attr"`
+	Body    string `xml:",chardata"`
+}
+
+// writeJUnit writes one testsuite per package (and platform, when several),
+// the shape Jenkins, GitLab and GitHub test reporters read.
+func writeJUnit(path string, results []distribute.Result, d time.Duration) error {
+	distribute.SortResults(results)
+	plats := map[string]bool{}
+	for _, r := range results {
+		plats[r.Platform] = true
+	}
+	suites := map[string]*junitSuite{}
+	var order []string
+	all := junitSuites{Time: fmt.Sprintf("%.3f", d.Seconds())}
+	for _, r := range results {
+		name := r.Package
+		if len(plats) > 1 {
+			name += " [" + r.Platform + "]"
+		}
+		s := suites[name]
+		if s == nil {
+			s = &junitSuite{Name: name}
+			suites[name] = s
+			order = append(order, name)
+		}
+		c := junitCase{Name: r.Test, Classname: name, Time: fmt.Sprintf("%.3f", r.Elapsed)}
+		switch r.Status {
+		case distribute.Failed:
+			c.Failure = &junitMessage{Message: "Failed", Body: r.Output}
+			s.Failures++
+		case distribute.Crashed:
+			c.Failure = &junitMessage{Message: "Crashed: " + r.Reason, Body: r.Output}
+			s.Failures++
+		case distribute.Skipped:
+			c.Skipped = &junitMessage{Message: "Skipped", Body: r.Output}
+			s.Skipped++
+		case distribute.NotRun:
+			c.Skipped = &junitMessage{Message: "Not run: " + r.Reason}
+			s.Skipped++
+		}
+		s.Tests++
+		s.Cases = append(s.Cases, c)
+	}
+	sort.Strings(order)
+	for _, n := range order {
+		s := suites[n]
+		var t float64
+		for _, c := range s.Cases {
+			var f float64
+			fmt.Sscan(c.Time, &f)
+			t += f
+		}
+		s.Time = fmt.Sprintf("%.3f", t)
+		all.Tests += s.Tests
+		all.Failures += s.Failures
+		all.Skipped += s.Skipped
+		all.Suites = append(all.Suites, *s)
+	}
+	b, err := xml.MarshalIndent(all, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append([]byte(xml.Header), append(b, '\n')...), 0o644)
+}

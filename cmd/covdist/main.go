@@ -1,0 +1,61 @@
+// Command covdist runs a Go module's tests with coverage across local worker
+// processes (and, through execution specs, other environments), merges every
+// coverage profile that comes back, and prints one Stmts/Miss/Cover table.
+//
+// cmd/covdist imports every covdist package; nothing imports it. It is the
+// only package that imports pflag.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/covdist/covdist/distribute/agent"
+)
+
+// version is the covdist release; agents of another version are not used.
+var version = "0.1.0-dev"
+
+// Exit codes: one place decides them.
+const (
+	exitOK       = 0 // tests passed and gates met
+	exitFailed   = 1 // tests failed or crashed
+	exitUsage    = 2 // usage, configuration or build error
+	exitGate     = 3 // a coverage gate was missed
+	exitNoWorker = 4 // no worker could run
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(args) > 0 {
+		switch args[0] {
+		case "agent":
+			// Hidden: the worker side, spoken to over stdin/stdout.
+			if err := agent.Serve(ctx, stdin, stdout, agent.Options{Version: version}); err != nil {
+				fmt.Fprintf(stderr, "covdist agent: %v\n", err)
+				return 1
+			}
+			return 0
+		case "merge":
+			return runMerge(ctx, args[1:], stdout, stderr, true)
+		case "report":
+			return runMerge(ctx, args[1:], stdout, stderr, false)
+		case "serve":
+			fmt.Fprintln(stderr, "covdist serve: not available in this release yet; use --tx popen (or -n N) for local workers")
+			return exitUsage
+		case "version":
+			fmt.Fprintln(stdout, "covdist", version)
+			return 0
+		case "help":
+			args = []string{"--help"}
+		}
+	}
+	return runTests(ctx, args, stdout, stderr)
+}

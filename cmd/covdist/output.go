@@ -1,0 +1,294 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/covdist/covdist/distribute"
+)
+
+// terminal writes human output, with one rewritable status line on a TTY.
+type terminal struct {
+	mu     sync.Mutex
+	out    io.Writer
+	status func(string)
+	tty    io.Writer // stderr when it is a terminal, else nil
+	shown  bool
+}
+
+func newTerminal(out, stderr io.Writer) *terminal {
+	t := &terminal{out: out}
+	if f, ok := stderr.(*os.File); ok && isTerminal(f) && os.Getenv("TERM") != "dumb" {
+		t.tty = f
+	}
+	t.status = t.setStatus
+	return t
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func (t *terminal) setStatus(s string) {
+	if t.tty == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(s) > 100 {
+		s = s[:100]
+	}
+	fmt.Fprintf(t.tty, "\r\x1b[K%s", s)
+	t.shown = true
+}
+
+func (t *terminal) clear() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tty != nil && t.shown {
+		fmt.Fprint(t.tty, "\r\x1b[K")
+		t.shown = false
+	}
+}
+
+// println writes a line of human output, clearing the status line first.
+func (t *terminal) printf(format string, args ...any) {
+	t.clear()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintf(t.out, format, args...)
+}
+
+// reporter turns a run's events into human output, go test -json events and
+// JUnit records.
+type reporter struct {
+	o          *options
+	term       *terminal
+	human      io.Writer
+	json       *json.Encoder
+	total      int
+	multi      bool
+	start      time.Time
+	done       int
+	passed     int
+	failed     int
+	crashed    int
+	skipped    int
+	notRun     int
+	perPlat    map[string]*[4]int // passed, failed, skipped, not run
+	failures   []distribute.Result
+	junit      []distribute.Result
+	lastStatus time.Time
+}
+
+func newReporter(o *options, term *terminal, jsonW io.Writer, human io.Writer, total int, multi bool) *reporter {
+	r := &reporter{o: o, term: term, human: human, total: total, multi: multi, start: time.Now(), perPlat: make(map[string]*[4]int)}
+	if jsonW != nil {
+		r.json = json.NewEncoder(jsonW)
+	}
+	if o.junitXML != "" {
+		r.junit = []distribute.Result{}
+	}
+	return r
+}
+
+// jsonEvent is go test -json's TestEvent plus where the test ran.
+type jsonEvent struct {
+	Time     time.Time `json:"Time"`
+	Action   string    `json:"Action"`
+	Package  string    `json:"Package,omitempty"`
+	Test     string    `json:"Test,omitempty"`
+	Elapsed  *float64  `json:"Elapsed,omitempty"`
+	Output   *string   `json:"Output,omitempty"`
+	Worker   string    `json:"Worker,omitempty"`
+	Platform string    `json:"Platform,omitempty"`
+}
+
+func (r *reporter) Event(e distribute.Event) {
+	if r.json == nil {
+		return
+	}
+	je := jsonEvent{Time: e.Time, Action: e.Action, Package: e.Package, Test: e.Test, Worker: e.Worker, Platform: e.Platform}
+	switch e.Action {
+	case "output":
+		s := e.Output
+		je.Output = &s
+	case "pass", "fail", "skip":
+		el := e.Elapsed
+		je.Elapsed = &el
+	}
+	_ = r.json.Encode(je)
+}
+
+func (r *reporter) where(res distribute.Result) string {
+	parts := []string{}
+	if res.Worker != "" {
+		parts = append(parts, res.Worker)
+	}
+	if r.multi {
+		parts = append(parts, res.Platform)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " [" + strings.Join(parts, " ") + "]"
+}
+
+func (r *reporter) Result(res distribute.Result) {
+	r.done++
+	c := r.perPlat[res.Platform]
+	if c == nil {
+		c = new([4]int)
+		r.perPlat[res.Platform] = c
+	}
+	switch res.Status {
+	case distribute.Passed:
+		r.passed++
+		c[0]++
+	case distribute.Failed:
+		r.failed++
+		c[1]++
+	case distribute.Crashed:
+		r.crashed++
+		c[1]++
+	case distribute.Skipped:
+		r.skipped++
+		c[2]++
+	case distribute.NotRun:
+		r.notRun++
+		c[3]++
+	}
+	if r.junit != nil {
+		r.junit = append(r.junit, res)
+	}
+	switch res.Status {
+	case distribute.Failed, distribute.Crashed:
+		r.failures = append(r.failures, res)
+		r.printResult(res, true)
+	default:
+		if r.o.verbose {
+			r.printResult(res, false)
+		}
+	}
+	if time.Since(r.lastStatus) > 100*time.Millisecond || r.done == r.total {
+		r.lastStatus = time.Now()
+		pct := 100
+		if r.total > 0 {
+			pct = 100 * r.done / r.total
+		}
+		r.term.status(fmt.Sprintf("[%d/%d] %d%%  %d passed, %d failed  %.1fs", r.done, r.total, pct,
+			r.passed, r.failed+r.crashed, time.Since(r.start).Seconds()))
+	}
+}
+
+func (r *reporter) printResult(res distribute.Result, withOutput bool) {
+	label := map[distribute.Status]string{
+		distribute.Passed: "PASS", distribute.Failed: "FAIL", distribute.Crashed: "CRASH",
+		distribute.Skipped: "SKIP", distribute.NotRun: "NOT RUN",
+	}[res.Status]
+	var b strings.Builder
+	fmt.Fprintf(&b, "--- %s: %s (%.2fs) %s%s\n", label, res.Test, res.Elapsed, res.Package, r.where(res))
+	if withOutput || res.Status == distribute.NotRun {
+		out := strings.TrimRight(res.Output, "\n")
+		for _, l := range strings.Split(out, "\n") {
+			if l == "" || strings.HasPrefix(l, "=== ") || strings.HasPrefix(l, "--- PASS: "+res.Test+" ") {
+				continue
+			}
+			fmt.Fprintf(&b, "    %s\n", l)
+		}
+		if res.Reason != "" {
+			fmt.Fprintf(&b, "    covdist: %s\n", res.Reason)
+		}
+	}
+	r.term.printf("%s", b.String())
+}
+
+func (r *reporter) PackageDone(platform, pkg string, failed bool, elapsed float64) {
+	if r.json != nil {
+		now := time.Now()
+		action, word := "pass", "ok  "
+		if failed {
+			action, word = "fail", "FAIL"
+		}
+		out := fmt.Sprintf("%s\t%s\t%.3fs\n", word, pkg, elapsed)
+		r.Event(distribute.Event{Time: now, Action: "output", Package: pkg, Output: out, Platform: platform})
+		r.Event(distribute.Event{Time: now, Action: action, Package: pkg, Elapsed: elapsed, Platform: platform})
+	}
+	if r.o.verbose || failed {
+		word := "ok  "
+		if failed {
+			word = "FAIL"
+		}
+		suffix := ""
+		if r.multi {
+			suffix = " [" + platform + "]"
+		}
+		r.term.printf("%s\t%s\t%.3fs%s\n", word, pkg, elapsed, suffix)
+	}
+}
+
+func (r *reporter) Worker(w distribute.WorkerEvent) {
+	switch {
+	case w.Up && r.o.verbose:
+		r.term.printf("[%s] %s %s\n", w.Worker, w.Gateway, w.Info)
+	case !w.Up:
+		r.term.printf("[%s] down: %s\n", w.Worker, w.Info)
+	case strings.Contains(w.Info, "crashed") || strings.Contains(w.Info, "coverage"):
+		if r.o.verbose {
+			r.term.printf("[%s] %s\n", w.Worker, w.Info)
+		}
+	}
+}
+
+// finish is called when the run is over, before the coverage table.
+func (r *reporter) finish() {
+	r.term.clear()
+	if len(r.failures) > 1 {
+		var names []string
+		for _, f := range r.failures {
+			names = append(names, fmt.Sprintf("%s %s%s", f.Package, f.Test, r.where(f)))
+		}
+		sort.Strings(names)
+		fmt.Fprintf(r.human, "\nFailed tests:\n")
+		for _, n := range names {
+			fmt.Fprintf(r.human, "  %s\n", n)
+		}
+	}
+	fmt.Fprintln(r.human)
+}
+
+// summary prints the closing line: N passed, N failed, N skipped.
+func (r *reporter) summary(d time.Duration, workers int) {
+	line := fmt.Sprintf("%d passed, %d failed, %d skipped", r.passed, r.failed+r.crashed, r.skipped)
+	var extra []string
+	if r.crashed > 0 {
+		extra = append(extra, fmt.Sprintf("%d of the failed crashed", r.crashed))
+	}
+	if r.notRun > 0 {
+		extra = append(extra, fmt.Sprintf("%d not run", r.notRun))
+	}
+	fmt.Fprintln(r.human, line)
+	tail := fmt.Sprintf("in %.2fs on %d workers", d.Seconds(), workers)
+	if len(extra) > 0 {
+		tail = strings.Join(extra, ", ") + "; " + tail
+	}
+	if r.multi {
+		var plats []string
+		for p := range r.perPlat {
+			plats = append(plats, p)
+		}
+		sort.Strings(plats)
+		for _, p := range plats {
+			c := r.perPlat[p]
+			fmt.Fprintf(r.human, "  %s: %d passed, %d failed, %d skipped, %d not run\n", p, c[0], c[1], c[2], c[3])
+		}
+	}
+	fmt.Fprintf(r.human, "(%s)\n", tail)
+}

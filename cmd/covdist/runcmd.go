@@ -1,0 +1,370 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/covdist/covdist/coverage"
+	"github.com/covdist/covdist/distribute"
+	"github.com/covdist/covdist/distribute/gateway"
+	"github.com/covdist/covdist/distribute/xspec"
+	"github.com/covdist/covdist/platforms"
+	"github.com/spf13/pflag"
+)
+
+func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	start := time.Now()
+	o, err := parseArgs(args)
+	if errors.Is(err, pflag.ErrHelp) || (err == nil && o.help) {
+		printUsage(stdout, o.flags)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "covdist: %v\nRun 'covdist --help' for usage.\n", err)
+		return exitUsage
+	}
+	if o.version {
+		fmt.Fprintln(stdout, "covdist", version)
+		return exitOK
+	}
+	moduleDir, err := findModuleDir(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "covdist: %v\n", err)
+		return exitUsage
+	}
+	if err := applyConfig(o, moduleDir); err != nil {
+		fmt.Fprintf(stderr, "covdist: %v\n", err)
+		return exitUsage
+	}
+	if err := o.validate(); err != nil {
+		fmt.Fprintf(stderr, "covdist: %v\n", err)
+		return exitUsage
+	}
+	groups, mode, err := workerGroups(o)
+	if err != nil {
+		fmt.Fprintf(stderr, "covdist: %v\n", err)
+		return exitUsage
+	}
+
+	// Human output goes to stdout unless test events do.
+	human := stdout
+	var jsonW io.Writer
+	if o.jsonOut == "-" {
+		jsonW, human = stdout, stderr
+	} else if o.jsonOut != "" {
+		f, err := os.Create(o.jsonOut)
+		if err != nil {
+			fmt.Fprintf(stderr, "covdist: --json: %v\n", err)
+			return exitUsage
+		}
+		defer f.Close()
+		jsonW = f
+	}
+	term := newTerminal(human, stderr)
+
+	coverMode := o.coverMode
+	if coverMode == "" {
+		coverMode = "set"
+	}
+	if o.noCov {
+		coverMode = ""
+	}
+	packages := o.packages
+	if len(packages) == 0 {
+		packages = []string{"./..."}
+	}
+	binDir, err := os.MkdirTemp("", "covdist-bin-")
+	if err != nil {
+		fmt.Fprintf(stderr, "covdist: %v\n", err)
+		return exitUsage
+	}
+	defer os.RemoveAll(binDir)
+
+	// Build every distinct platform once, side by side.
+	built := make([]*platforms.Built, len(groups))
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Add(1)
+		go func(i int, g *group) {
+			defer wg.Done()
+			built[i], errs[i] = platforms.Build(ctx, platforms.Options{
+				ModuleDir: moduleDir, Patterns: packages, Cov: o.cov, CoverMode: coverMode,
+				BinDir: filepath.Join(binDir, fmt.Sprint(i)), Progress: term.status,
+			}, g.target)
+		}(i, g)
+	}
+	wg.Wait()
+	term.clear()
+	for i, err := range errs {
+		if err != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintln(stderr, "covdist: interrupted")
+				return exitFailed
+			}
+			var be *platforms.Error
+			if errors.As(err, &be) {
+				fmt.Fprintf(stderr, "covdist: %s (%s):\n%s\n", be.Step, groups[i].name(), strings.TrimRight(be.Output, "\n"))
+			} else {
+				fmt.Fprintf(stderr, "covdist: %v\n", err)
+			}
+			return exitUsage
+		}
+	}
+	modulePath := built[0].ModulePath
+
+	hist := loadHistory(moduleDir)
+	plan := &distribute.Plan{
+		Mode: mode, CoverMode: coverMode, Timeout: o.timeout, Version: version,
+		MaxFail: o.maxFail, Estimator: hist, Boxed: o.boxed,
+	}
+	if plan.Timeout == 0 {
+		plan.Timeout = 10 * time.Minute
+	}
+	if o.exitFirst {
+		plan.MaxFail = 1
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "covdist: finding its own executable to start workers: %v\n", err)
+		return exitUsage
+	}
+	totalTests, nWorkers := 0, 0
+	for i, b := range built {
+		pl := &distribute.Platform{Name: b.Name, Header: b.Header, Binaries: make(map[string]distribute.Binary),
+			Args: o.testArgs, Env: groups[i].target.Env, Exec: groups[i].target.Exec}
+		for _, p := range b.Packages {
+			if p.Binary == "" {
+				continue
+			}
+			pl.Binaries[p.ImportPath] = distribute.Binary{Path: p.Binary, Dir: p.Dir}
+			for _, t := range p.Tests {
+				pl.Tests = append(pl.Tests, distribute.Test{Package: p.ImportPath, Name: t})
+			}
+		}
+		for _, s := range groups[i].specs {
+			gw := &gateway.Popen{Path: self, Args: []string{"agent"}, Name: "popen"}
+			pl.Workers = append(pl.Workers, distribute.Worker{ID: fmt.Sprintf("gw%d", nWorkers), Gateway: gw})
+			_ = s
+			nWorkers++
+		}
+		totalTests += len(pl.Tests)
+		plan.Platforms = append(plan.Platforms, pl)
+	}
+	plan.MaxRestarts = o.maxWorkerRestart
+	if plan.MaxRestarts < 0 {
+		plan.MaxRestarts = 4 * nWorkers
+	}
+
+	rep := newReporter(o, term, jsonW, human, totalTests, len(plan.Platforms) > 1)
+	if o.verbose {
+		for _, b := range built {
+			fmt.Fprintln(human, b.Header)
+		}
+	}
+	term.status(fmt.Sprintf("running %d tests on %d workers (%s)", totalTests, nWorkers, mode))
+	outcome, runErr := distribute.Run(ctx, plan, rep)
+	term.clear()
+	if outcome != nil {
+		hist.record(outcome)
+		if err := hist.save(); err != nil && o.verbose {
+			fmt.Fprintf(stderr, "covdist: remembering test durations: %v\n", err)
+		}
+	}
+
+	code := exitOK
+	if runErr != nil {
+		if errors.Is(runErr, distribute.ErrNoWorker) {
+			fmt.Fprintf(stderr, "covdist: %v\n", runErr)
+			code = exitNoWorker
+		} else if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "covdist: interrupted")
+			return exitFailed
+		} else {
+			fmt.Fprintf(stderr, "covdist: %v\n", runErr)
+			code = exitNoWorker
+		}
+	}
+	rep.finish()
+
+	// Coverage: each platform's profile, plus the blocks no binary linked.
+	var cols []platformCoverage
+	if coverMode != "" && outcome != nil {
+		for i, b := range built {
+			p := outcome.Coverage[b.Name]
+			if b.Zero != nil {
+				if err := p.Merge("packages without tests", b.Zero); err != nil {
+					fmt.Fprintf(stderr, "covdist: %v\n", err)
+					return exitUsage
+				}
+			}
+			cols = append(cols, platformCoverage{name: b.Name, header: b.Header, profile: p})
+			_ = i
+		}
+	}
+	if rep.junit != nil && o.junitXML != "" {
+		if err := writeJUnit(o.junitXML, rep.junit, time.Since(start)); err != nil {
+			fmt.Fprintf(stderr, "covdist: --junitxml: %v\n", err)
+			return exitUsage
+		}
+	}
+	gateCode := exitOK
+	if coverMode != "" && outcome != nil {
+		var err error
+		gateCode, err = writeReports(human, o, cols, modulePath, moduleDir)
+		if err != nil {
+			fmt.Fprintf(stderr, "covdist: %v\n", err)
+			return exitUsage
+		}
+	}
+	rep.summary(time.Since(start), nWorkers)
+	if code != exitOK {
+		return code
+	}
+	if rep.failed > 0 || rep.crashed > 0 {
+		return exitFailed
+	}
+	if rep.notRun > 0 {
+		return exitFailed
+	}
+	return gateCode
+}
+
+// findModuleDir returns the directory of the main module's go.mod.
+func findModuleDir(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("running go env GOMOD (is Go installed and on PATH?): %v", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		wd, _ := os.Getwd()
+		return "", fmt.Errorf("%s is not inside a Go module (no go.mod found): run covdist in a module", wd)
+	}
+	return filepath.Dir(mod), nil
+}
+
+// applyConfig fills options the command line left unset from covdist.toml.
+func applyConfig(o *options, moduleDir string) error {
+	path := o.config
+	if path == "" {
+		path = findConfig(moduleDir)
+		if path == "" {
+			return nil
+		}
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return err
+	}
+	set := func(name string) bool { return o.flags.Changed(name) }
+	// Command-line --tx adds to the file's.
+	o.tx = append(append([]string{}, cfg.Tx...), o.tx...)
+	o.px = append(append([]string{}, cfg.Px...), o.px...)
+	if !set("dist") && cfg.Dist != "" {
+		o.dist = cfg.Dist
+	}
+	o.rsyncDirs = append(append([]string{}, cfg.RsyncDirs...), o.rsyncDirs...)
+	o.rsyncIgnore = append(append([]string{}, cfg.RsyncIgnore...), o.rsyncIgnore...)
+	if !set("numprocesses") && cfg.NumProcesses != "" {
+		o.numProcesses = cfg.NumProcesses
+	}
+	if !set("cov") && len(cfg.Cov) > 0 {
+		o.cov = cfg.Cov
+	}
+	if !set("covermode") && cfg.CoverMode != "" {
+		o.coverMode = cfg.CoverMode
+	}
+	if !set("cov-fail-under") && cfg.CovFailUnder != nil {
+		o.covFailUnder = *cfg.CovFailUnder
+	}
+	if !set("cov-report") && len(cfg.CovReport) > 0 {
+		o.covReports = cfg.CovReport
+	}
+	if !set("timeout") && cfg.Timeout != "" {
+		d, err := time.ParseDuration(cfg.Timeout)
+		if err != nil {
+			return fmt.Errorf("%s: timeout %q: %v", path, cfg.Timeout, err)
+		}
+		o.timeout = d
+	}
+	o.thresholds = cfg.Thresholds
+	return nil
+}
+
+// group is the workers of one platform.
+type group struct {
+	target platforms.Target
+	specs  []xspec.Spec
+}
+
+func (g *group) name() string {
+	n := g.target.GOOS + "/" + g.target.GOARCH
+	if n == "/" {
+		n = "host"
+	}
+	if g.target.Go != "" {
+		n += " " + g.target.Go
+	}
+	return n
+}
+
+// workerGroups turns -n and --tx into workers grouped by platform, and
+// decides the distribution mode.
+func workerGroups(o *options) ([]*group, distribute.Mode, error) {
+	var specs []xspec.Spec
+	if n := o.workers(); n > 0 {
+		for i := 0; i < n; i++ {
+			specs = append(specs, xspec.Spec{Raw: "popen", Count: 1, Type: "popen"})
+		}
+	}
+	for _, raw := range o.tx {
+		s, err := xspec.Parse(raw)
+		if err != nil {
+			return nil, "", err
+		}
+		if s.Type != "popen" {
+			return nil, "", fmt.Errorf("--tx %q: %s workers are not available in this release yet; use popen", raw, s.Type)
+		}
+		if s.Via != "" || s.Chdir != "" || s.Go != "" || s.GOOS != "" || s.GOARCH != "" || len(s.Tags) > 0 || s.Exec != "" || len(s.Env) > 0 {
+			return nil, "", fmt.Errorf("--tx %q: platform keys (go, goos, goarch, tags, exec, env, chdir, via) are not available in this release yet", raw)
+		}
+		specs = append(specs, s.Expand()...)
+	}
+	if len(o.px) > 0 {
+		return nil, "", errors.New("--px proxies are not available in this release yet")
+	}
+	if len(o.rsyncDirs) > 0 {
+		return nil, "", errors.New("--rsyncdir is for remote workers, which are not available in this release yet")
+	}
+	mode := distribute.Mode(o.dist)
+	if mode == "" {
+		switch {
+		case o.distLoad || o.numProcesses != "" || len(o.tx) > 0:
+			mode = distribute.Load
+		default:
+			mode = distribute.No
+		}
+	}
+	if mode == distribute.Each {
+		return nil, "", errors.New("--dist=each is not available in this release yet")
+	}
+	if len(specs) == 0 || mode == distribute.No {
+		specs = []xspec.Spec{{Raw: "popen", Count: 1, Type: "popen"}}
+	}
+	return []*group{{specs: specs}}, mode, nil
+}
+
+// platformCoverage is one platform's merged coverage.
+type platformCoverage struct {
+	name, header string
+	profile      *coverage.Profile
+}

@@ -1,0 +1,307 @@
+// Package agent owns the worker side of covdist: the hidden `covdist agent`
+// mode that reads units from the coordinator over the wire protocol, runs
+// each as one test process, streams that process's test events back as they
+// happen, and ends each unit with per-test outcomes and the sparse coverage
+// the process wrote.
+//
+// The agent shares only the wire protocol with the coordinator, so the same
+// code serves a local pipe, an SSH channel, a socket or kubectl exec.
+// It imports coverage, distribute/wire and distribute/testjson, never the
+// coordinator.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/covdist/covdist/coverage"
+	"github.com/covdist/covdist/distribute/testjson"
+	"github.com/covdist/covdist/distribute/wire"
+)
+
+// Options configure an agent.
+type Options struct {
+	// Version names the covdist build, sent in the hello.
+	Version string
+	// Nice, when non-zero, lowers the test processes' priority.
+	Nice int
+}
+
+// Serve speaks the agent side of the protocol on r and w until the
+// coordinator sends Shutdown, the stream ends, or ctx is done. A running
+// test process is ended (with its whole process group) when the stream ends,
+// so no test outlives its coordinator.
+func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
+	conn := wire.NewConn(r, w, nil)
+	wd, _ := os.Getwd()
+	if _, err := wire.Handshake(conn, wire.Hello{
+		Agent: opt.Version, GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, PID: os.Getpid(), Dir: wd,
+	}); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "covdist-agent-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runs := make(chan *wire.Run, 16)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(runs)
+		for {
+			k, p, err := conn.Recv()
+			if err != nil {
+				readErr <- err
+				cancel() // the coordinator is gone: end the running test now
+				return
+			}
+			m, err := wire.Decode(k, p)
+			if err != nil {
+				readErr <- err
+				cancel()
+				return
+			}
+			switch m := m.(type) {
+			case *wire.Run:
+				runs <- m
+			case *wire.Shutdown:
+				readErr <- nil
+				return
+			default:
+				readErr <- fmt.Errorf("agent: unexpected %s frame", k)
+				cancel()
+				return
+			}
+		}
+	}()
+
+	a := &agent{conn: conn, tmp: tmp, tracker: coverage.NewTracker(), nice: opt.Nice}
+	for run := range runs {
+		if ctx.Err() != nil {
+			break
+		}
+		done := a.run(ctx, run)
+		if err := conn.Send(wire.KindDone, done); err != nil {
+			return err
+		}
+	}
+	err = <-readErr
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+type agent struct {
+	conn    *wire.Conn
+	tmp     string
+	tracker *coverage.Tracker
+	nice    int
+}
+
+// testRegexp matches exactly the given top-level tests.
+func testRegexp(tests []string) string {
+	q := make([]string, len(tests))
+	for i, t := range tests {
+		q[i] = regexp.QuoteMeta(t)
+	}
+	return "^(" + strings.Join(q, "|") + ")$"
+}
+
+// lockedWriter serialises writes from the process's stdout and stderr
+// copiers into the parser.
+type lockedWriter struct {
+	mu sync.Mutex
+	p  *testjson.Parser
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.p.Write(b)
+}
+
+func (a *agent) run(ctx context.Context, run *wire.Run) *wire.Done {
+	done := &wire.Done{Unit: run.ID}
+	start := time.Now()
+	profile := ""
+	args := []string{"-test.v=test2json", "-test.paniconexit0", "-test.run=" + testRegexp(run.Tests)}
+	if run.CoverMode != "" {
+		profile = filepath.Join(a.tmp, fmt.Sprintf("unit-%d.cov", run.ID))
+		args = append(args, "-test.coverprofile="+profile)
+	}
+	args = append(args, run.Args...)
+	argv := append(append(append([]string{}, run.Exec...), run.Binary), args...)
+	if a.nice != 0 {
+		argv = append([]string{"nice", "-n", fmt.Sprint(a.nice)}, argv...)
+	}
+
+	parser := testjson.NewParser(func(e testjson.Event) {
+		// A failed send means the coordinator is gone; the reader goroutine
+		// notices too and cancels ctx, which ends the process.
+		_ = a.conn.Send(wire.KindEvent, wire.Event{
+			Unit: run.ID, Time: time.Now(), Action: e.Action, Test: e.Test, Elapsed: e.Elapsed, Output: e.Output,
+		})
+	})
+	out := &lockedWriter{p: parser}
+
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = run.Dir
+	cmd.Env = append(os.Environ(), run.Env...)
+	cmd.Stdout = out
+	cmd.Stderr = out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		done.Err = fmt.Sprintf("starting %s: %v", run.Binary, err)
+		for _, t := range run.Tests {
+			done.Results = append(done.Results, wire.Result{Test: t, Status: wire.NotRun})
+		}
+		return done
+	}
+	pgid := cmd.Process.Pid
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	var (
+		waitErr  error
+		timedOut string
+		killed   string
+	)
+	tick := time.NewTicker(tickFor(run.Timeout))
+	defer tick.Stop()
+	quitAt := time.Time{}
+	ctxDone := ctx.Done()
+loop:
+	for {
+		select {
+		case waitErr = <-exited:
+			break loop
+		case <-ctxDone:
+			ctxDone = nil
+			killed = "the coordinator went away"
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		case now := <-tick.C:
+			if run.Timeout > 0 && timedOut == "" {
+				out.mu.Lock()
+				since := parser.RunningSince()
+				out.mu.Unlock()
+				for name, t := range since {
+					if now.Sub(t) > run.Timeout {
+						timedOut = name
+						break
+					}
+				}
+				if timedOut != "" {
+					// SIGQUIT makes the Go runtime print every goroutine's
+					// stack: the best clue to why the test hung.
+					_ = syscall.Kill(-pgid, syscall.SIGQUIT)
+					quitAt = now
+				}
+			}
+			if !quitAt.IsZero() && now.Sub(quitAt) > 3*time.Second {
+				_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			}
+		}
+	}
+	// Whatever the test started in its group (servers, helpers) ends with it.
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	out.mu.Lock()
+	parser.Close()
+	out.mu.Unlock()
+	done.Wall = time.Since(start).Seconds()
+	done.ExitCode = exitCode(waitErr)
+
+	finished := parser.Finished()
+	normal := finished && (done.ExitCode == 0 || done.ExitCode == 1) && timedOut == "" && killed == ""
+	if normal && profile != "" {
+		if _, err := os.Stat(profile); err != nil {
+			normal = false // ended tests without writing coverage: os.Exit inside TestMain, say
+		}
+	}
+	running := parser.Running()
+	done.Output = parser.Trailer()
+	for _, o := range parser.Outcomes(run.Tests) {
+		r := wire.Result{Test: o.Test, Elapsed: o.Elapsed, Output: o.Output}
+		switch o.Status {
+		case "pass":
+			r.Status = wire.Pass
+		case "fail":
+			r.Status = wire.Fail
+		case "skip":
+			r.Status = wire.Skip
+		case "running", "paused":
+			r.Status = wire.Interrupted
+			if !normal && (o.Test == timedOut || (timedOut == "" && killed == "" && len(running) == 1 && running[0] == o.Test)) {
+				r.Status = wire.Crashed
+			}
+		default:
+			r.Status = wire.NotRun
+		}
+		done.Results = append(done.Results, r)
+	}
+	if !normal {
+		done.Crash = crashReason(done.ExitCode, waitErr, timedOut, run.Timeout, killed, finished)
+		done.Timeout = timedOut != ""
+		return done
+	}
+	if profile != "" {
+		p, err := coverage.ParseFile(profile)
+		os.Remove(profile)
+		if err != nil {
+			done.Profile = err.Error()
+			return done
+		}
+		done.Cover = a.tracker.Delta(p)
+	}
+	return done
+}
+
+func tickFor(timeout time.Duration) time.Duration {
+	if timeout > 0 && timeout < 2*time.Second {
+		return timeout / 10
+	}
+	return 200 * time.Millisecond
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+func crashReason(code int, err error, timedOut string, timeout time.Duration, killed string, finished bool) string {
+	switch {
+	case timedOut != "":
+		return fmt.Sprintf("%s ran longer than --timeout %s; the test process was ended (stacks above)", timedOut, timeout)
+	case killed != "":
+		return "test process ended because " + killed
+	case code > 128:
+		return fmt.Sprintf("test process killed by signal %d (%v)", code-128, err)
+	case finished:
+		return fmt.Sprintf("test process exited with status %d without writing its coverage profile", code)
+	default:
+		return fmt.Sprintf("test process exited with status %d before its tests finished", code)
+	}
+}

@@ -1,0 +1,715 @@
+package distribute
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/covdist/covdist/coverage"
+	"github.com/covdist/covdist/distribute/wire"
+)
+
+// ErrNoWorker is returned when no worker of a platform could ever start.
+var ErrNoWorker = errors.New("no worker could run")
+
+// deathsToBlame is how many worker deaths a test may be running through
+// before it, not the transport, is blamed and reported as crashed.
+const deathsToBlame = 2
+
+// blamelessCrashes is how many times a package's process may crash with no
+// test running (init, TestMain) before its pending tests are reported as crashed.
+const blamelessCrashes = 2
+
+type testKey struct{ platform, pkg, name string }
+
+type testState struct {
+	final    bool
+	status   Status
+	events   []Event // buffered until the outcome is known
+	started  bool
+	deaths   int
+	worker   string
+	elapsed  float64
+	output   strings.Builder
+	coverDue bool // reported, but its coverage is still to be collected
+	heldFail bool // printed its --- FAIL line; final once its process ends
+}
+
+type unit struct {
+	id        int64
+	platform  *Platform
+	pkg       string
+	tests     []string
+	coverOnly map[string]bool
+	isolated  bool
+	worker    *workerState
+	started   time.Time
+}
+
+type workerState struct {
+	Worker
+	platform *Platform
+	assign   chan *unit
+	alive    bool
+	busy     *unit
+	gone     bool // given up on: not to be restarted
+	everUp   bool
+	conn     *wire.Conn
+	stream   io.Closer
+}
+
+type msgKind int
+
+const (
+	msgUp msgKind = iota
+	msgEvent
+	msgDone
+	msgDead
+)
+
+type msg struct {
+	kind  msgKind
+	w     *workerState
+	hello *wire.Hello
+	event *wire.Event
+	done  *wire.Done
+	err   error
+	conn  *wire.Conn
+}
+
+type coordinator struct {
+	ctx         context.Context
+	plan        *Plan
+	rep         Reporter
+	msgs        chan msg
+	pools       map[string]*pool
+	tests       map[testKey]*testState
+	units       map[int64]*unit
+	workers     []*workerState
+	nextID      int64
+	out         Outcome
+	failures    int
+	stopping    string // why no more units are dispatched
+	restarts    int
+	pkgLeft     map[[2]string]int
+	pkgFail     map[[2]string]bool
+	pkgStart    map[[2]string]time.Time
+	blameless   map[[2]string]int
+	overheadSum float64
+	overheadN   int
+}
+
+// Run runs the plan and returns its outcome. The error is only for a run
+// that could not happen (no worker of some platform ever came up, or ctx
+// ended); failing tests are in the outcome.
+func Run(ctx context.Context, plan *Plan, rep Reporter) (*Outcome, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c := &coordinator{
+		ctx:       ctx,
+		plan:      plan,
+		rep:       rep,
+		msgs:      make(chan msg, 256),
+		pools:     make(map[string]*pool),
+		tests:     make(map[testKey]*testState),
+		units:     make(map[int64]*unit),
+		pkgLeft:   make(map[[2]string]int),
+		pkgFail:   make(map[[2]string]bool),
+		pkgStart:  make(map[[2]string]time.Time),
+		blameless: make(map[[2]string]int),
+		out: Outcome{
+			Coverage: make(map[string]*coverage.Profile),
+			Counts:   make(map[Status]int),
+		},
+	}
+	overhead := 0.03
+	for _, pl := range plan.Platforms {
+		p := newPool(plan.Mode, overhead)
+		p.boxed = plan.Boxed
+		c.pools[pl.Name] = p
+		c.out.Coverage[pl.Name] = coverage.New(plan.CoverMode)
+		for _, t := range pl.Tests {
+			k := testKey{pl.Name, t.Package, t.Name}
+			if _, dup := c.tests[k]; dup {
+				continue
+			}
+			c.tests[k] = &testState{}
+			c.pkgLeft[[2]string{pl.Name, t.Package}]++
+			p.add(t.Package, t.Name, c.estimate(pl.Name, t.Package, t.Name))
+		}
+		for _, w := range pl.Workers {
+			ws := &workerState{Worker: w, platform: pl}
+			c.workers = append(c.workers, ws)
+		}
+	}
+	for _, w := range c.workers {
+		c.start(ctx, w)
+	}
+	err := c.loop(ctx)
+	// Ask every agent to exit and wait a little for each to go, so no agent
+	// outlives the run.
+	waiting := 0
+	for _, w := range c.workers {
+		if w.assign != nil {
+			close(w.assign)
+			w.assign = nil
+			if w.alive {
+				waiting++
+			}
+		}
+	}
+	deadline := time.After(5 * time.Second)
+	for waiting > 0 {
+		select {
+		case m := <-c.msgs:
+			if m.kind == msgDead {
+				waiting--
+			}
+		case <-deadline:
+			waiting = 0
+		}
+	}
+	if c.overheadN > 0 {
+		c.out.Overhead = c.overheadSum / float64(c.overheadN)
+	}
+	c.out.Restarts = c.restarts
+	return &c.out, err
+}
+
+func (c *coordinator) estimate(platform, pkg, test string) float64 {
+	if c.plan.Estimator != nil {
+		if s, ok := c.plan.Estimator.Estimate(platform, pkg, test); ok {
+			return s
+		}
+	}
+	return defaultEstimate
+}
+
+// start opens a worker's gateway in its own goroutines.
+func (c *coordinator) start(ctx context.Context, w *workerState) {
+	w.assign = make(chan *unit, 1)
+	w.alive = false
+	assign := w.assign
+	go func() {
+		stream, err := w.Gateway.Open(ctx)
+		if err != nil {
+			c.msgs <- msg{kind: msgDead, w: w, err: err}
+			return
+		}
+		conn := wire.NewConn(stream, stream, stream)
+		hello, err := wire.Handshake(conn, wire.Hello{Agent: c.plan.Version})
+		if err != nil {
+			stream.Close()
+			c.msgs <- msg{kind: msgDead, w: w, err: err}
+			return
+		}
+		c.msgs <- msg{kind: msgUp, w: w, hello: hello, conn: conn}
+		// Writer: units to run, then a shutdown when assign closes.
+		go func() {
+			for u := range assign {
+				run := &wire.Run{
+					ID: u.id, Package: u.pkg, Tests: u.tests,
+					Binary: u.platform.Binaries[u.pkg].Path, Dir: u.platform.Binaries[u.pkg].Dir,
+					Args: u.platform.Args, Env: u.platform.Env, Exec: u.platform.Exec,
+					Timeout: c.plan.Timeout, CoverMode: c.plan.CoverMode,
+				}
+				if err := conn.Send(wire.KindRun, run); err != nil {
+					stream.Close()
+					return
+				}
+			}
+			_ = conn.Send(wire.KindShutdown, wire.Shutdown{})
+			// The agent exits after a shutdown; give it a moment, then close.
+			t := time.AfterFunc(5*time.Second, func() { stream.Close() })
+			_ = t
+		}()
+		for {
+			k, p, err := conn.Recv()
+			if err != nil {
+				stream.Close()
+				c.msgs <- msg{kind: msgDead, w: w, err: err}
+				return
+			}
+			m, err := wire.Decode(k, p)
+			if err != nil {
+				stream.Close()
+				c.msgs <- msg{kind: msgDead, w: w, err: err}
+				return
+			}
+			switch m := m.(type) {
+			case *wire.Event:
+				c.msgs <- msg{kind: msgEvent, w: w, event: m}
+			case *wire.Done:
+				c.msgs <- msg{kind: msgDone, w: w, done: m}
+			case *wire.Log:
+			default:
+				stream.Close()
+				c.msgs <- msg{kind: msgDead, w: w, err: fmt.Errorf("unexpected %s frame from agent", k)}
+				return
+			}
+		}
+	}()
+}
+
+func (c *coordinator) loop(ctx context.Context) error {
+	for {
+		c.dispatch()
+		if c.finished() {
+			return nil
+		}
+		if err := c.checkLiveness(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			c.abandon("the run was interrupted")
+			return ctx.Err()
+		case m := <-c.msgs:
+			c.handle(m)
+		}
+	}
+}
+
+func (c *coordinator) handle(m msg) {
+	w := m.w
+	switch m.kind {
+	case msgUp:
+		w.alive, w.everUp, w.conn = true, true, m.conn
+		info := fmt.Sprintf("%s/%s pid %d cwd: %s", m.hello.GOOS, m.hello.GOARCH, m.hello.PID, m.hello.Dir)
+		c.rep.Worker(WorkerEvent{Worker: w.ID, Platform: w.platform.Name, Gateway: w.Gateway.String(), Up: true, Info: info})
+	case msgEvent:
+		c.onEvent(w, m.event)
+	case msgDone:
+		c.onDone(w, m.done)
+	case msgDead:
+		c.onDead(w, m.err)
+	}
+}
+
+// dispatch gives every idle live worker a unit, if there is one.
+func (c *coordinator) dispatch() {
+	if c.stopping != "" {
+		return
+	}
+	for _, w := range c.workers {
+		if !w.alive || w.busy != nil {
+			continue
+		}
+		p := c.pools[w.platform.Name]
+		b := p.next(c.live(w.platform))
+		if b == nil {
+			continue
+		}
+		c.nextID++
+		u := &unit{id: c.nextID, platform: w.platform, pkg: b.pkg, tests: b.tests,
+			coverOnly: b.coverOnly, isolated: b.isolated, worker: w, started: time.Now()}
+		c.units[u.id] = u
+		w.busy = u
+		c.out.Units++
+		k := [2]string{w.platform.Name, b.pkg}
+		if _, ok := c.pkgStart[k]; !ok {
+			c.pkgStart[k] = time.Now()
+			c.rep.Event(Event{Time: time.Now(), Action: "start", Package: b.pkg, Platform: w.platform.Name})
+		}
+		for _, t := range b.tests {
+			if st := c.tests[testKey{w.platform.Name, b.pkg, t}]; st != nil && !b.coverOnly[t] {
+				st.events, st.started, st.heldFail = nil, false, false
+				st.output.Reset()
+			}
+		}
+		w.assign <- u
+	}
+}
+
+func (c *coordinator) live(p *Platform) int {
+	n := 0
+	for _, w := range c.workers {
+		if w.platform == p && w.alive {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *coordinator) finished() bool {
+	for _, w := range c.workers {
+		if w.busy != nil {
+			return false
+		}
+	}
+	if c.stopping != "" {
+		c.abandon(c.stopping)
+		return true
+	}
+	for _, p := range c.pools {
+		if !p.empty() {
+			return false
+		}
+	}
+	return true
+}
+
+// checkLiveness ends the run when pending work has no worker left to run it.
+func (c *coordinator) checkLiveness() error {
+	for _, pl := range c.plan.Platforms {
+		if c.pools[pl.Name].empty() {
+			continue
+		}
+		any, everUp := false, false
+		for _, w := range c.workers {
+			if w.platform != pl {
+				continue
+			}
+			if !w.gone {
+				any = true
+			}
+			everUp = everUp || w.everUp
+		}
+		if any {
+			continue
+		}
+		reason := "no worker left to run it"
+		for _, t := range c.pools[pl.Name].drain() {
+			c.finalize(pl.Name, t.Package, t.Name, NotRun, "", reason, "")
+		}
+		if !everUp {
+			return fmt.Errorf("platform %s: %w", pl.Name, ErrNoWorker)
+		}
+	}
+	return nil
+}
+
+// abandon reports every pending test of every platform as not run.
+func (c *coordinator) abandon(reason string) {
+	for _, pl := range c.plan.Platforms {
+		for _, t := range c.pools[pl.Name].drain() {
+			c.finalize(pl.Name, t.Package, t.Name, NotRun, "", reason, "")
+		}
+	}
+	for _, u := range c.units {
+		for _, t := range u.tests {
+			if !u.coverOnly[t] {
+				c.finalize(u.platform.Name, u.pkg, t, NotRun, "", reason, "")
+			}
+		}
+	}
+}
+
+func (c *coordinator) onEvent(w *workerState, e *wire.Event) {
+	u := c.units[e.Unit]
+	if u == nil || e.Test == "" {
+		return // process-level output: part of the unit's trailer
+	}
+	top, _, sub := strings.Cut(e.Test, "/")
+	if u.coverOnly[top] {
+		return
+	}
+	st := c.tests[testKey{u.platform.Name, u.pkg, top}]
+	if st == nil || st.final {
+		return
+	}
+	ev := Event{Time: e.Time, Action: e.Action, Package: u.pkg, Test: e.Test, Elapsed: e.Elapsed,
+		Output: e.Output, Worker: w.ID, Platform: u.platform.Name}
+	st.started = true
+	st.events = append(st.events, ev)
+	if e.Action == "output" {
+		st.output.WriteString(e.Output)
+	}
+	if sub {
+		return
+	}
+	switch e.Action {
+	case "pass", "skip":
+		// The test's own verdict is final, whatever happens to its process later.
+		status := map[string]Status{"pass": Passed, "skip": Skipped}[e.Action]
+		st.elapsed = e.Elapsed
+		c.flush(st, false)
+		c.finalize(u.platform.Name, u.pkg, top, status, w.ID, "", "")
+		if c.plan.CoverMode != "" {
+			st.coverDue = true
+		}
+	case "fail":
+		// Held until the process ends: a panicking test prints its
+		// "--- FAIL" line first and then crashes the process, and it must
+		// be reported as crashed, with the panic.
+		st.elapsed = e.Elapsed
+		st.heldFail = true
+	}
+}
+
+// flush hands a test's buffered events to the reporter. Terminal events are
+// held back when the caller is about to synthesise its own.
+func (c *coordinator) flush(st *testState, dropTerminal bool) {
+	for _, ev := range st.events {
+		if dropTerminal && !strings.Contains(ev.Test, "/") && (ev.Action == "pass" || ev.Action == "fail" || ev.Action == "skip") {
+			continue
+		}
+		c.rep.Event(ev)
+	}
+	st.events = nil
+}
+
+// finalize makes a test's status final and reports it, once.
+func (c *coordinator) finalize(platform, pkg, name string, status Status, worker, reason, output string) {
+	st := c.tests[testKey{platform, pkg, name}]
+	if st == nil || st.final {
+		return
+	}
+	st.final, st.status, st.worker = true, status, worker
+	if output == "" {
+		output = st.output.String()
+	}
+	if status == NotRun || status == Crashed {
+		// Events for these never came from a test verdict: synthesise the
+		// verdict so a go test -json reader sees the test end.
+		c.flush(st, true)
+		ev := Event{Time: time.Now(), Package: pkg, Test: name, Worker: worker, Platform: platform}
+		if reason != "" {
+			o := ev
+			o.Action, o.Output = "output", "covdist: "+reason+"\n"
+			c.rep.Event(o)
+		}
+		if status == Crashed {
+			ev.Action = "fail"
+		} else {
+			ev.Action = "skip"
+		}
+		c.rep.Event(ev)
+	}
+	c.out.Counts[status]++
+	if status == Failed || status == Crashed {
+		c.failures++
+		c.pkgFail[[2]string{platform, pkg}] = true
+		if c.plan.MaxFail > 0 && c.failures >= c.plan.MaxFail && c.stopping == "" {
+			c.stopping = fmt.Sprintf("stopped after %d failure(s) (-x/--maxfail)", c.failures)
+		}
+	}
+	if status == Passed || status == Failed {
+		c.out.Durations = append(c.out.Durations, Duration{platform, pkg, name, st.elapsed})
+	}
+	c.rep.Result(Result{Platform: platform, Package: pkg, Test: name, Status: status,
+		Elapsed: st.elapsed, Output: output, Worker: worker, Reason: reason})
+	k := [2]string{platform, pkg}
+	c.pkgLeft[k]--
+	if c.pkgLeft[k] == 0 {
+		var el float64
+		if t, ok := c.pkgStart[k]; ok {
+			el = time.Since(t).Seconds()
+		}
+		c.rep.PackageDone(platform, pkg, c.pkgFail[k], el)
+	}
+}
+
+func (c *coordinator) onDone(w *workerState, d *wire.Done) {
+	u := c.units[d.Unit]
+	if u == nil {
+		return
+	}
+	delete(c.units, d.Unit)
+	w.busy = nil
+	pl := u.platform
+	pool := c.pools[pl.Name]
+
+	// Coverage first: it belongs to the tests whose verdicts the process gave.
+	covered := false
+	if d.Cover != nil {
+		if err := c.out.Coverage[pl.Name].AddDelta(fmt.Sprintf("%s (%s)", w.ID, u.pkg), d.Cover); err != nil {
+			c.rep.Worker(WorkerEvent{Worker: w.ID, Platform: pl.Name, Up: true, Info: "coverage rejected: " + err.Error()})
+		} else {
+			covered = true
+		}
+		c.out.BytesCover += int64(len(d.Cover.Blocks)*8 + 64)
+	}
+	if d.Profile != "" {
+		c.rep.Worker(WorkerEvent{Worker: w.ID, Platform: pl.Name, Up: true, Info: "coverage profile unreadable: " + d.Profile})
+	}
+	if d.Crash == "" && d.Err == "" {
+		var testTime float64
+		for _, r := range d.Results {
+			testTime += r.Elapsed
+		}
+		if o := d.Wall - testTime; o > 0 {
+			c.overheadSum += o
+			c.overheadN++
+		}
+	}
+
+	crashedSomeone := false
+	var notRun []string
+	for _, r := range d.Results {
+		st := c.tests[testKey{pl.Name, u.pkg, r.Test}]
+		if st == nil {
+			continue
+		}
+		if u.coverOnly[r.Test] {
+			switch {
+			case covered:
+				st.coverDue = false
+			case r.Status == wire.NotRun || r.Status == wire.Interrupted:
+				pool.addCover(u.pkg, r.Test)
+			default:
+				// It crashed or lost coverage again on a rerun; its coverage
+				// is given up rather than retried without end.
+				st.coverDue = false
+			}
+			continue
+		}
+		switch r.Status {
+		case wire.Pass, wire.Fail, wire.Skip:
+			if !st.final {
+				// The verdict came only in the summary (an event was lost).
+				st.elapsed = r.Elapsed
+				status := map[wire.Status]Status{wire.Pass: Passed, wire.Fail: Failed, wire.Skip: Skipped}[r.Status]
+				c.flush(st, false)
+				c.finalize(pl.Name, u.pkg, r.Test, status, w.ID, "", r.Output)
+			}
+			if covered || c.plan.CoverMode == "" {
+				st.coverDue = false
+			} else {
+				// Its process died before writing coverage: run it again,
+				// for coverage only; it is not reported twice.
+				pool.addCover(u.pkg, r.Test)
+			}
+		case wire.Crashed:
+			crashedSomeone = true
+			st.coverDue = false
+			out := r.Output
+			if d.Output != "" {
+				out += d.Output
+			}
+			c.finalize(pl.Name, u.pkg, r.Test, Crashed, w.ID, d.Crash, out)
+		case wire.Interrupted:
+			if st.final {
+				continue
+			}
+			if u.isolated {
+				// Alone in its process and still interrupted: it is the culprit.
+				crashedSomeone = true
+				c.finalize(pl.Name, u.pkg, r.Test, Crashed, w.ID, d.Crash, r.Output+d.Output)
+				continue
+			}
+			pool.addIsolated(u.pkg, r.Test)
+		case wire.NotRun:
+			if st.final {
+				continue
+			}
+			notRun = append(notRun, r.Test)
+		}
+	}
+	if d.Err != "" {
+		// The binary could not start at all: no point retrying elsewhere.
+		for _, t := range notRun {
+			c.finalize(pl.Name, u.pkg, t, NotRun, w.ID, d.Err, "")
+		}
+		return
+	}
+	if d.Crash != "" && !crashedSomeone && len(notRun) > 0 {
+		k := [2]string{pl.Name, u.pkg}
+		c.blameless[k]++
+		if c.blameless[k] >= blamelessCrashes {
+			for _, t := range notRun {
+				c.finalize(pl.Name, u.pkg, t, Crashed, w.ID, "the test process crashed before this test started, "+
+					fmt.Sprint(c.blameless[k])+" times: "+d.Crash, d.Output)
+			}
+			notRun = nil
+		}
+	}
+	for _, t := range notRun {
+		pool.add(u.pkg, t, c.estimate(pl.Name, u.pkg, t))
+	}
+	if d.Crash != "" {
+		c.restarts++
+		c.rep.Worker(WorkerEvent{Worker: w.ID, Platform: pl.Name, Up: true,
+			Info: fmt.Sprintf("test process of %s crashed: %s; restarted (%d/%d)", u.pkg, d.Crash, c.restarts, c.plan.MaxRestarts)})
+		if c.restarts > c.plan.MaxRestarts && c.stopping == "" {
+			c.stopping = fmt.Sprintf("not run: --max-worker-restart %d reached", c.plan.MaxRestarts)
+		}
+	}
+}
+
+func (c *coordinator) onDead(w *workerState, err error) {
+	wasAlive := w.alive
+	w.alive = false
+	if w.assign != nil {
+		close(w.assign) // ends the old writer goroutine
+		w.assign = nil
+	}
+	if errors.Is(err, io.EOF) {
+		err = errors.New("agent closed the connection")
+	}
+	reason := fmt.Sprintf("worker %s (%s) went down: %v", w.ID, w.Gateway, err)
+	c.rep.Worker(WorkerEvent{Worker: w.ID, Platform: w.platform.Name, Gateway: w.Gateway.String(), Up: false, Info: reason})
+	if u := w.busy; u != nil {
+		w.busy = nil
+		delete(c.units, u.id)
+		pool := c.pools[u.platform.Name]
+		for _, t := range u.tests {
+			st := c.tests[testKey{u.platform.Name, u.pkg, t}]
+			if st == nil {
+				continue
+			}
+			if u.coverOnly[t] {
+				pool.addCover(u.pkg, t)
+				continue
+			}
+			if st.final {
+				if st.coverDue {
+					pool.addCover(u.pkg, t)
+				}
+				continue
+			}
+			if st.heldFail {
+				c.flush(st, false)
+				c.finalize(u.platform.Name, u.pkg, t, Failed, w.ID, "", "")
+				if c.plan.CoverMode != "" {
+					pool.addCover(u.pkg, t)
+				}
+				continue
+			}
+			if st.started {
+				// The link or the agent failed, not (yet provably) the test:
+				// run it again elsewhere, and blame it once it has been
+				// running through deathsToBlame worker deaths.
+				st.deaths++
+				if st.deaths >= deathsToBlame {
+					c.finalize(u.platform.Name, u.pkg, t, Crashed, w.ID,
+						fmt.Sprintf("its worker died %d times while it ran; last: %s", st.deaths, reason), "")
+					continue
+				}
+			}
+			pool.add(u.pkg, t, c.estimate(u.platform.Name, u.pkg, t))
+		}
+	}
+	if w.gone {
+		return
+	}
+	if !wasAlive && !w.everUp {
+		// It never came up: restarting the same gateway will fail the same way.
+		w.gone = true
+		return
+	}
+	c.restarts++
+	if c.restarts > c.plan.MaxRestarts || c.stopping != "" {
+		w.gone = true
+		return
+	}
+	c.start(c.ctx, w)
+}
+
+// SortResults orders results by platform, package and test, for stable output.
+func SortResults(rs []Result) {
+	sort.Slice(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
+		if a.Platform != b.Platform {
+			return a.Platform < b.Platform
+		}
+		if a.Package != b.Package {
+			return a.Package < b.Package
+		}
+		return a.Test < b.Test
+	})
+}

@@ -1,0 +1,219 @@
+package distribute
+
+import (
+	"sort"
+)
+
+// Scheduling.
+//
+// Each platform has one pool of pending work, owned by the coordinator's loop
+// goroutine. A worker that becomes idle takes its next unit from its
+// platform's pool, so idle workers always take the work that busy ones have
+// not started: the pool is the shared deque that work stealing would
+// otherwise need, with none of the cancellation races of taking back a unit
+// already sent to an agent.
+//
+// A unit is one test process. Starting one costs 20-30 ms with coverage on,
+// so small tests are batched; a batch's size follows guided self-scheduling:
+// about remaining/(3*workers) of estimated work, never below minBatch, so
+// early units are large (start-up cost vanishes) and the last ones small (the
+// run ends evenly). Tests go longest first (by durations remembered from
+// earlier runs), the classic LPT rule that keeps the makespan near
+// max(longest test, total/workers).
+
+const (
+	// defaultEstimate is the seconds assumed for a test never seen before.
+	defaultEstimate = 0.05
+	// minBatchStarts is how many process start-ups a batch's estimated work must outweigh.
+	minBatchStarts = 4
+	// maxRegexp bounds the -test.run pattern of one unit, well inside Linux's
+	// 128 KiB limit on one argument.
+	maxRegexp = 60 << 10
+)
+
+type item struct {
+	name string
+	est  float64
+}
+
+type pkgQueue struct {
+	pkg   string
+	tests []item // pending, longest first
+	cover []string
+}
+
+func (q *pkgQueue) total() float64 {
+	var s float64
+	for _, t := range q.tests {
+		s += t.est
+	}
+	return s
+}
+
+// pool is one platform's pending work.
+type pool struct {
+	mode     Mode
+	boxed    bool
+	pkgs     map[string]*pkgQueue
+	isolate  []Test // suspects of a crash, each to run alone
+	overhead float64
+}
+
+func newPool(mode Mode, overhead float64) *pool {
+	return &pool{mode: mode, pkgs: make(map[string]*pkgQueue), overhead: overhead}
+}
+
+func (p *pool) queue(pkg string) *pkgQueue {
+	q := p.pkgs[pkg]
+	if q == nil {
+		q = &pkgQueue{pkg: pkg}
+		p.pkgs[pkg] = q
+	}
+	return q
+}
+
+// add queues a test to run and report.
+func (p *pool) add(pkg, name string, est float64) {
+	q := p.queue(pkg)
+	q.tests = append(q.tests, item{name, est})
+	sort.SliceStable(q.tests, func(i, j int) bool { return q.tests[i].est > q.tests[j].est })
+}
+
+// addCover queues a test to run again only for its coverage.
+func (p *pool) addCover(pkg, name string) {
+	q := p.queue(pkg)
+	q.cover = append(q.cover, name)
+}
+
+// addIsolated queues a test to run alone in its own process.
+func (p *pool) addIsolated(pkg, name string) {
+	p.isolate = append(p.isolate, Test{pkg, name})
+}
+
+// empty reports whether nothing is pending.
+func (p *pool) empty() bool {
+	if len(p.isolate) > 0 {
+		return false
+	}
+	for _, q := range p.pkgs {
+		if len(q.tests) > 0 || len(q.cover) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// drain removes and returns every pending test that is still to be reported.
+func (p *pool) drain() []Test {
+	var out []Test
+	out = append(out, p.isolate...)
+	p.isolate = nil
+	for _, q := range p.sorted() {
+		for _, t := range q.tests {
+			out = append(out, Test{q.pkg, t.name})
+		}
+		q.tests, q.cover = nil, nil
+	}
+	return out
+}
+
+func (p *pool) sorted() []*pkgQueue {
+	qs := make([]*pkgQueue, 0, len(p.pkgs))
+	for _, q := range p.pkgs {
+		qs = append(qs, q)
+	}
+	sort.Slice(qs, func(i, j int) bool { return qs[i].pkg < qs[j].pkg })
+	return qs
+}
+
+// batch is a unit before it gets an id.
+type batch struct {
+	pkg       string
+	tests     []string
+	coverOnly map[string]bool
+	isolated  bool
+}
+
+// next cuts the next unit for a worker of this platform, or returns nil.
+// live is the number of workers currently serving the platform.
+func (p *pool) next(live int) *batch {
+	if len(p.isolate) > 0 {
+		t := p.isolate[0]
+		p.isolate = p.isolate[1:]
+		return &batch{pkg: t.Package, tests: []string{t.Name}, isolated: true}
+	}
+	var best *pkgQueue
+	var bestKey float64
+	for _, q := range p.sorted() {
+		if len(q.tests) == 0 && len(q.cover) == 0 {
+			continue
+		}
+		var k float64
+		switch {
+		case len(q.tests) == 0:
+			k = -1 // coverage-only reruns after everything that reports
+		case p.mode == Load || p.mode == Each:
+			k = q.tests[0].est // longest test first
+		default:
+			k = q.total() // longest package first
+		}
+		if best == nil || k > bestKey {
+			best, bestKey = q, k
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	b := &batch{pkg: best.pkg}
+	take := len(best.tests)
+	if p.boxed {
+		take = 1
+	} else if p.mode == Load || p.mode == Each {
+		take = p.batchSize(best, live)
+	}
+	size := 0
+	for i := 0; i < take; i++ {
+		size += len(best.tests[i].name) + 1
+		if i > 0 && size > maxRegexp {
+			take = i
+			break
+		}
+		b.tests = append(b.tests, best.tests[i].name)
+	}
+	best.tests = best.tests[take:]
+	// Coverage-only reruns ride along: the process starts anyway.
+	if len(best.cover) > 0 {
+		b.coverOnly = make(map[string]bool)
+		for _, name := range best.cover {
+			size += len(name) + 1
+			if size > maxRegexp && len(b.tests) > 0 {
+				break
+			}
+			b.tests = append(b.tests, name)
+			b.coverOnly[name] = true
+		}
+		best.cover = best.cover[len(b.coverOnly):]
+	}
+	return b
+}
+
+// batchSize says how many of q's longest tests the next unit takes.
+func (p *pool) batchSize(q *pkgQueue, live int) int {
+	if live < 1 {
+		live = 1
+	}
+	var remaining float64
+	for _, qq := range p.pkgs {
+		remaining += qq.total()
+	}
+	target := remaining / float64(3*live)
+	if min := minBatchStarts * p.overhead; target < min {
+		target = min
+	}
+	n, sum := 1, q.tests[0].est
+	for n < len(q.tests) && sum+q.tests[n].est <= target {
+		sum += q.tests[n].est
+		n++
+	}
+	return n
+}

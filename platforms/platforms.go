@@ -1,0 +1,470 @@
+// Package platforms owns turning a module and a platform (GOOS, GOARCH, Go
+// toolchain, build tags, environment) into coverage-instrumented test
+// binaries and the list of tests in each: packages are found with go list,
+// built in as few `go test -c -cover -coverpkg=... -o DIR/` invocations as
+// their names allow, and listed with -test.list. Packages that are measured
+// but linked into no test binary get their blocks from one extra go test
+// run, so they count, at 0%, as go test -coverpkg counts them.
+//
+// It imports coverage, never distribute or the CLI.
+package platforms
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/covdist/covdist/coverage"
+)
+
+// Target is a platform to build for. The zero value is the host as the
+// default go command sees it.
+type Target struct {
+	GOOS, GOARCH string
+	Go           string   // go binary path, or release (go1.24.0) fetched through GOTOOLCHAIN
+	Tags         []string // build tags
+	Env          []string // NAME=VALUE for go and for the tests
+	Exec         []string // wrapper to run test binaries, as go test -exec
+}
+
+// Options say what to build.
+type Options struct {
+	ModuleDir string   // where go commands run
+	Patterns  []string // packages to test
+	Cov       []string // packages to measure; empty means every package of the main module
+	CoverMode string   // set, count or atomic
+	BinDir    string   // where binaries go; created
+	// Progress, when set, receives one line per step.
+	Progress func(string)
+}
+
+// Package is one package under test.
+type Package struct {
+	ImportPath string
+	Name       string
+	Dir        string
+	Binary     string // empty when it has no test files
+	Tests      []string
+}
+
+// Built is a platform ready to run.
+type Built struct {
+	Target     Target
+	Name       string // linux/amd64
+	Header     string // platform linux/amd64, go1.26.8 [exec=...]
+	GoVersion  string
+	ModulePath string
+	ModuleDir  string
+	Packages   []*Package
+	CovPkgs    []string
+	// Zero holds, with zero counts, the blocks of measured packages that no
+	// test binary links.
+	Zero *coverage.Profile
+}
+
+// Error is a failure of the go command, with its output.
+type Error struct {
+	Step   string
+	Output string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s failed:\n%s", e.Step, strings.TrimRight(e.Output, "\n"))
+}
+
+type runner struct {
+	t   Target
+	dir string
+}
+
+func (r *runner) env() []string {
+	env := os.Environ()
+	if r.t.GOOS != "" {
+		env = append(env, "GOOS="+r.t.GOOS)
+	}
+	if r.t.GOARCH != "" {
+		env = append(env, "GOARCH="+r.t.GOARCH)
+	}
+	goBin := "go"
+	if r.t.Go != "" && !strings.Contains(r.t.Go, "/") {
+		env = append(env, "GOTOOLCHAIN="+r.t.Go)
+	}
+	_ = goBin
+	return append(env, r.t.Env...)
+}
+
+func (r *runner) goBin() string {
+	if strings.Contains(r.t.Go, "/") {
+		return r.t.Go
+	}
+	return "go"
+}
+
+// run runs the go command and returns its stdout; on failure an *Error with its stderr.
+func (r *runner) run(ctx context.Context, step string, args ...string) ([]byte, []byte, error) {
+	cmd := exec.CommandContext(ctx, r.goBin(), args...)
+	cmd.Dir = r.dir
+	cmd.Env = r.env()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		out := stderr.String()
+		if out == "" {
+			out = err.Error()
+		}
+		return stdout.Bytes(), stderr.Bytes(), &Error{Step: step, Output: out}
+	}
+	return stdout.Bytes(), stderr.Bytes(), nil
+}
+
+type goEnv struct {
+	GOOS, GOARCH, GOVERSION, GOMOD string
+}
+
+type listPkg struct {
+	ImportPath   string
+	Name         string
+	Dir          string
+	TestGoFiles  []string
+	XTestGoFiles []string
+	Error        *struct{ Err string }
+	DepsErrors   []*struct{ Err string }
+	Module       *struct {
+		Path, Dir string
+		Main      bool
+	}
+}
+
+// Build prepares one platform.
+func Build(ctx context.Context, opt Options, t Target) (*Built, error) {
+	r := &runner{t: t, dir: opt.ModuleDir}
+	progress := opt.Progress
+	if progress == nil {
+		progress = func(string) {}
+	}
+	out, _, err := r.run(ctx, "go env", "env", "-json", "GOOS", "GOARCH", "GOVERSION", "GOMOD")
+	if err != nil {
+		return nil, err
+	}
+	var ge goEnv
+	if err := json.Unmarshal(out, &ge); err != nil {
+		return nil, fmt.Errorf("reading go env: %w", err)
+	}
+	if ge.GOMOD == "" || ge.GOMOD == os.DevNull {
+		return nil, fmt.Errorf("%s is not inside a Go module (no go.mod found): run covdist in a module", opt.ModuleDir)
+	}
+	b := &Built{Target: t, GoVersion: ge.GOVERSION, Name: ge.GOOS + "/" + ge.GOARCH, ModuleDir: filepath.Dir(ge.GOMOD)}
+	b.Header = header(b.Name, ge.GOVERSION, t)
+
+	out, _, err = r.run(ctx, "go list -m", "list", "-m", "-f", "{{.Path}}")
+	if err != nil {
+		return nil, err
+	}
+	b.ModulePath = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+
+	tested, err := list(ctx, r, opt.Patterns, t.Tags)
+	if err != nil {
+		return nil, err
+	}
+	cov := opt.Cov
+	if len(cov) == 0 {
+		cov = []string{b.ModulePath + "/..."}
+	}
+	covPkgs, err := list(ctx, r, cov, t.Tags)
+	if err != nil {
+		return nil, fmt.Errorf("resolving --cov: %w", err)
+	}
+	testedSet := make(map[string]bool)
+	for _, p := range tested {
+		testedSet[p.ImportPath] = true
+		pkg := &Package{ImportPath: p.ImportPath, Name: p.Name, Dir: p.Dir}
+		b.Packages = append(b.Packages, pkg)
+	}
+	var zeroPkgs []string
+	for _, p := range covPkgs {
+		b.CovPkgs = append(b.CovPkgs, p.ImportPath)
+		if !testedSet[p.ImportPath] || len(p.TestGoFiles)+len(p.XTestGoFiles) == 0 {
+			zeroPkgs = append(zeroPkgs, p.ImportPath)
+		}
+	}
+	hasTests := make(map[string]bool)
+	for _, p := range tested {
+		hasTests[p.ImportPath] = len(p.TestGoFiles)+len(p.XTestGoFiles) > 0
+	}
+
+	if err := os.MkdirAll(opt.BinDir, 0o755); err != nil {
+		return nil, err
+	}
+	// The build and the zero-coverage step run side by side.
+	var wg sync.WaitGroup
+	var zeroErr error
+	if len(zeroPkgs) > 0 && len(b.CovPkgs) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b.Zero, zeroErr = zeroProfile(ctx, r, opt, b.CovPkgs, zeroPkgs)
+		}()
+	}
+	progress(fmt.Sprintf("building test binaries for %d packages (%s)", len(b.Packages), b.Name))
+	buildErr := buildRounds(ctx, r, opt, b, hasTests)
+	wg.Wait()
+	if buildErr != nil {
+		return nil, buildErr
+	}
+	if zeroErr != nil {
+		return nil, zeroErr
+	}
+	if err := listTests(ctx, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func header(name, version string, t Target) string {
+	h := "platform " + name + ", " + version
+	var extra []string
+	if len(t.Exec) > 0 {
+		extra = append(extra, "exec="+strings.Join(t.Exec, " "))
+	}
+	if len(t.Tags) > 0 {
+		extra = append(extra, "tags="+strings.Join(t.Tags, ","))
+	}
+	for _, e := range t.Env {
+		extra = append(extra, "env:"+e)
+	}
+	if len(extra) > 0 {
+		h += " [" + strings.Join(extra, " ") + "]"
+	}
+	return h
+}
+
+func tagsArgs(tags []string) []string {
+	if len(tags) == 0 {
+		return nil
+	}
+	return []string{"-tags=" + strings.Join(tags, ",")}
+}
+
+// list resolves package patterns, failing on patterns that match nothing
+// and on packages that do not load.
+func list(ctx context.Context, r *runner, patterns []string, tags []string) ([]listPkg, error) {
+	args := append([]string{"list", "-e", "-json=ImportPath,Name,Dir,TestGoFiles,XTestGoFiles,Error,DepsErrors,Module"}, tagsArgs(tags)...)
+	args = append(args, patterns...)
+	out, stderr, err := r.run(ctx, "go list "+strings.Join(patterns, " "), args...)
+	if err != nil {
+		return nil, err
+	}
+	if m := regexp.MustCompile(`(?m)^go: warning: "(.*)" matched no packages$`).FindSubmatch(stderr); m != nil {
+		return nil, fmt.Errorf("package pattern %q matched no packages", m[1])
+	}
+	var pkgs []listPkg
+	var problems []string
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p listPkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("reading go list output: %w", err)
+		}
+		if p.Error != nil {
+			problems = append(problems, p.Error.Err)
+			continue
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(problems) > 0 {
+		return nil, &Error{Step: "loading packages", Output: strings.Join(problems, "\n")}
+	}
+	return pkgs, nil
+}
+
+// binaryName is the file go test -c -o DIR/ writes for a package: the last
+// element of its import path, without a major-version suffix.
+func binaryName(importPath string) string {
+	elem := path.Base(importPath)
+	if regexp.MustCompile(`^v[2-9][0-9]*$`).MatchString(elem) && strings.Contains(importPath, "/") {
+		elem = path.Base(path.Dir(importPath))
+	}
+	return elem + ".test"
+}
+
+// buildRounds builds every package with tests, in rounds whose binaries'
+// names do not clash (go test -c -o DIR/ refuses two calc.test in one call).
+func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests map[string]bool) error {
+	var rounds [][]*Package
+	for _, p := range b.Packages {
+		if !hasTests[p.ImportPath] {
+			continue
+		}
+		name := binaryName(p.ImportPath)
+		placed := false
+		for i := range rounds {
+			clash := false
+			for _, q := range rounds[i] {
+				if binaryName(q.ImportPath) == name {
+					clash = true
+					break
+				}
+			}
+			if !clash {
+				rounds[i] = append(rounds[i], p)
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			rounds = append(rounds, []*Package{p})
+		}
+	}
+	coverpkg := strings.Join(b.CovPkgs, ",")
+	errs := make([]error, len(rounds))
+	var wg sync.WaitGroup
+	for i, round := range rounds {
+		dir := filepath.Join(opt.BinDir, fmt.Sprintf("r%d", i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		args := []string{"test", "-c", "-o", dir + string(filepath.Separator)}
+		if opt.CoverMode != "" {
+			args = append(args, "-cover", "-covermode="+opt.CoverMode)
+			if coverpkg != "" {
+				args = append(args, "-coverpkg="+coverpkg)
+			}
+		}
+		args = append(args, tagsArgs(b.Target.Tags)...)
+		for _, p := range round {
+			args = append(args, p.ImportPath)
+		}
+		wg.Add(1)
+		go func(i int, round []*Package) {
+			defer wg.Done()
+			_, _, err := r.run(ctx, "building test binaries", args...)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			for _, p := range round {
+				p.Binary = filepath.Join(dir, binaryName(p.ImportPath))
+				if _, err := os.Stat(p.Binary); err != nil {
+					errs[i] = fmt.Errorf("go test -c wrote no %s for %s", p.Binary, p.ImportPath)
+					return
+				}
+			}
+		}(i, round)
+	}
+	wg.Wait()
+	var msgs []string
+	for _, err := range errs {
+		var e *Error
+		if errors.As(err, &e) {
+			msgs = append(msgs, e.Output)
+		} else if err != nil {
+			return err
+		}
+	}
+	if len(msgs) > 0 {
+		return &Error{Step: "building test binaries", Output: filterWarnings(strings.Join(msgs, "\n"))}
+	}
+	return nil
+}
+
+// filterWarnings drops go's note that some -coverpkg package is imported by
+// no tested package: covdist measures those separately.
+func filterWarnings(s string) string {
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "warning: no packages being tested depend on matches for pattern") {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.Join(keep, "\n")
+}
+
+// zeroProfile gets the blocks of packages no test binary links, as go test
+// itself does for packages without tests, with every count zeroed.
+func zeroProfile(ctx context.Context, r *runner, opt Options, covPkgs, pkgs []string) (*coverage.Profile, error) {
+	f, err := os.CreateTemp(opt.BinDir, "zero-*.cov")
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	defer os.Remove(f.Name())
+	mode := opt.CoverMode
+	if mode == "" {
+		mode = "set"
+	}
+	args := []string{"test", "-vet=off", "-run=^$", "-cover", "-covermode=" + mode,
+		"-coverpkg=" + strings.Join(covPkgs, ","), "-coverprofile=" + f.Name()}
+	if len(r.t.Exec) > 0 {
+		args = append(args, "-exec="+strings.Join(r.t.Exec, " "))
+	}
+	args = append(args, tagsArgs(r.t.Tags)...)
+	args = append(args, pkgs...)
+	if _, _, err := r.run(ctx, "measuring packages without tests", args...); err != nil {
+		return nil, err
+	}
+	p, err := coverage.ParseFile(f.Name())
+	if err != nil {
+		return nil, err
+	}
+	return p.ZeroCounts(), nil
+}
+
+// listTests runs each binary with -test.list, several at once.
+func listTests(ctx context.Context, b *Built) error {
+	sem := make(chan struct{}, runtime.NumCPU())
+	var wg sync.WaitGroup
+	errs := make([]error, len(b.Packages))
+	for i, p := range b.Packages {
+		if p.Binary == "" {
+			continue
+		}
+		wg.Add(1)
+		go func(i int, p *Package) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			argv := append(append([]string{}, b.Target.Exec...), p.Binary, "-test.list=.")
+			cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+			cmd.Dir = p.Dir
+			cmd.Env = append(os.Environ(), b.Target.Env...)
+			var out, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &stderr
+			if err := cmd.Run(); err != nil {
+				errs[i] = &Error{Step: "listing tests of " + p.ImportPath, Output: stderr.String() + out.String() + err.Error()}
+				return
+			}
+			for _, l := range strings.Split(out.String(), "\n") {
+				l = strings.TrimSpace(l)
+				if l == "" || strings.HasPrefix(l, "Benchmark") {
+					continue
+				}
+				if !strings.HasPrefix(l, "Test") && !strings.HasPrefix(l, "Fuzz") && !strings.HasPrefix(l, "Example") {
+					continue // output of an init function, not a test name
+				}
+				p.Tests = append(p.Tests, l)
+			}
+			sort.Strings(p.Tests)
+		}(i, p)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
