@@ -12,8 +12,10 @@
 package coverage
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -106,18 +108,28 @@ func (p *Profile) add(source string, b Block) error {
 	k := key{b.File, b.StartLine, b.StartCol, b.EndLine, b.EndCol}
 	e, ok := p.blocks[k]
 	if !ok {
-		p.blocks[k] = &entry{numStmt: b.NumStmt, count: b.Count, source: source}
+		count := b.Count
+		if p.mode == "set" && count > 1 {
+			// A set profile only says hit or not; keeping a larger count
+			// would make merging a profile with itself change it.
+			count = 1
+		}
+		p.blocks[k] = &entry{numStmt: b.NumStmt, count: count, source: source}
 		return nil
 	}
 	if e.numStmt != b.NumStmt {
 		return fmt.Errorf("coverage clash in block %s: %s says %d statements but %s says %d (were they built from different sources?)",
 			span(b), source, b.NumStmt, e.source, e.numStmt)
 	}
-	if p.mode == "set" {
+	switch {
+	case p.mode == "set":
 		if b.Count > 0 {
 			e.count = 1
 		}
-	} else {
+	case e.count > math.MaxInt64-b.Count:
+		// Saturate, as cmd/covdata does, rather than wrap to a negative count.
+		e.count = math.MaxInt64
+	default:
 		e.count += b.Count
 	}
 	return nil
@@ -206,23 +218,79 @@ func (p *Profile) WriteTo(w io.Writer) (int64, error) {
 
 // Parse reads a Go coverprofile from r. source names r in errors.
 // A profile may hold several mode lines (concatenated profiles) as long as
-// they agree.
+// they agree; blocks of a later part are named "source:LINE" in clash
+// errors, LINE being the line of that part's mode line. A profile with a
+// mode line but no blocks keeps its mode.
 func Parse(r io.Reader, source string) (*Profile, error) {
-	profs, err := cover.ParseProfilesFromReader(r)
-	if err != nil {
-		return nil, fmt.Errorf("parsing coverage profile %s: %w", source, err)
-	}
 	p := New("")
+	var part strings.Builder
+	partLine := 1
+	flush := func() error {
+		if part.Len() == 0 {
+			return nil
+		}
+		partSource := source
+		if partLine > 1 {
+			partSource = fmt.Sprintf("%s:%d", source, partLine)
+		}
+		return p.parsePart(part.String(), partSource)
+	}
+	s := bufio.NewScanner(r)
+	for n := 1; s.Scan(); n++ {
+		line := s.Text()
+		if n > 1 && isModeLine(line) {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			part.Reset()
+			partLine = n
+		}
+		part.WriteString(line)
+		part.WriteByte('\n')
+	}
+	if err := s.Err(); err != nil {
+		return nil, fmt.Errorf("reading coverage profile %s: %w", source, err)
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// isModeLine reports whether line starts another concatenated profile. Only
+// the three real modes count, so that a block of a file whose name happens
+// to start with "mode: " is still read as a block.
+func isModeLine(line string) bool {
+	switch line {
+	case "mode: set", "mode: count", "mode: atomic":
+		return true
+	}
+	return false
+}
+
+// parsePart merges one profile that starts with its mode line.
+// cover.ParseProfilesFromReader reads only one mode line, hence the parts.
+func (p *Profile) parsePart(text, partSource string) error {
+	profs, err := cover.ParseProfilesFromReader(strings.NewReader(text))
+	if err != nil {
+		return fmt.Errorf("parsing coverage profile %s: %w", partSource, err)
+	}
+	// cover accepted the first line, so it is "mode: " and the mode.
+	first, _, _ := strings.Cut(text, "\n")
+	mode := strings.TrimPrefix(first, "mode: ")
+	if err := p.setMode(partSource, mode); err != nil {
+		return err
+	}
 	for _, pr := range profs {
 		bs := make([]Block, len(pr.Blocks))
 		for i, b := range pr.Blocks {
 			bs[i] = Block{pr.FileName, b.StartLine, b.StartCol, b.EndLine, b.EndCol, b.NumStmt, int64(b.Count)}
 		}
-		if err := p.Add(source, pr.Mode, bs); err != nil {
-			return nil, err
+		if err := p.Add(partSource, mode, bs); err != nil {
+			return err
 		}
 	}
-	return p, nil
+	return nil
 }
 
 // ParseFile reads the Go coverprofile at name.

@@ -1,6 +1,9 @@
 package coverage
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Delta is coverage in transit from an agent to the coordinator: the blocks a
 // run hit, plus (once per agent) the blocks the agent had not announced
@@ -63,7 +66,7 @@ func (d *Delta) Decode() ([]Block, error) {
 			return nil, fmt.Errorf("coverage delta names file #%d of %d", v[0], len(d.Files))
 		}
 		for j := 1; j < 7; j++ {
-			if v[j] < 0 || (j < 6 && v[j] > 1<<31) {
+			if v[j] < 0 || (j < 6 && v[j] > math.MaxInt32) {
 				return nil, fmt.Errorf("coverage delta block %d has an out-of-range value %d", i/7, v[j])
 			}
 		}
@@ -72,8 +75,12 @@ func (d *Delta) Decode() ([]Block, error) {
 	return out, nil
 }
 
-// AddDelta merges a delta received from source.
+// AddDelta merges a delta received from source. A delta of an empty
+// profile (no mode, no blocks) changes nothing, as Merge of an empty profile.
 func (p *Profile) AddDelta(source string, d *Delta) error {
+	if d.Mode == "" && len(d.Blocks) == 0 {
+		return nil
+	}
 	bs, err := d.Decode()
 	if err != nil {
 		return fmt.Errorf("%s: %w", source, err)

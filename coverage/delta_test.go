@@ -1,0 +1,137 @@
+package coverage
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestTrackerDelta(t *testing.T) {
+	runs := []string{
+		"mode: count\nm/a.go:1.1,2.2 1 2\nm/a.go:3.1,4.2 2 0\nm/b.go:1.1,1.9 3 0\n",
+		"mode: count\nm/a.go:1.1,2.2 1 0\nm/a.go:3.1,4.2 2 5\nm/b.go:1.1,1.9 3 0\n",
+		"mode: count\nm/a.go:1.1,2.2 1 1\nm/a.go:3.1,4.2 2 0\nm/b.go:1.1,1.9 3 0\nm/c.go:1.1,1.2 1 0\n",
+	}
+	tests := []struct {
+		name      string
+		run       int
+		wantFiles []string
+		wantBlock []int64
+	}{
+		// The first delta announces every block, zero counts included.
+		{"first announces all", 0, []string{"m/a.go", "m/b.go"}, []int64{
+			0, 1, 1, 2, 2, 1, 2,
+			0, 3, 1, 4, 2, 2, 0,
+			1, 1, 1, 1, 9, 3, 0,
+		}},
+		// A same-shaped profile afterwards sends only the hit blocks.
+		{"second sends hits", 1, []string{"m/a.go"}, []int64{0, 3, 1, 4, 2, 2, 5}},
+		// A new block is announced even unhit.
+		{"new block announced", 2, []string{"m/a.go", "m/c.go"}, []int64{
+			0, 1, 1, 2, 2, 1, 1,
+			1, 1, 1, 1, 2, 1, 0,
+		}},
+	}
+	tr := NewTracker()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := tr.Delta(mustParse(t, "run", runs[tt.run]))
+			if d.Mode != "count" {
+				t.Errorf("got mode %q; want count", d.Mode)
+			}
+			if !reflect.DeepEqual(d.Files, tt.wantFiles) {
+				t.Errorf("got files %v; want %v", d.Files, tt.wantFiles)
+			}
+			if !reflect.DeepEqual(d.Blocks, tt.wantBlock) {
+				t.Errorf("got blocks %v; want %v", d.Blocks, tt.wantBlock)
+			}
+		})
+	}
+	t.Run("forget announces all again", func(t *testing.T) {
+		tr.Forget()
+		d := tr.Delta(mustParse(t, "run", runs[1]))
+		if got := len(d.Blocks) / 7; got != 3 {
+			t.Errorf("got %d blocks; want 3", got)
+		}
+	})
+}
+
+func TestAddDeltaEqualsMerge(t *testing.T) {
+	runs := []string{
+		"mode: count\nm/a.go:1.1,2.2 1 2\nm/a.go:3.1,4.2 2 0\nm/b.go:1.1,1.9 3 0\n",
+		"mode: count\nm/a.go:1.1,2.2 1 0\nm/a.go:3.1,4.2 2 5\nm/b.go:1.1,1.9 3 0\n",
+		"mode: count\nm/a.go:1.1,2.2 1 1\nm/a.go:3.1,4.2 2 0\nm/b.go:1.1,1.9 3 0\nm/c.go:1.1,1.2 1 0\n",
+		"mode: count\nm/b.go:1.1,1.9 3 8\n",
+	}
+	tests := []struct {
+		name   string
+		agents [][]int // runs per agent; each agent has its own tracker
+	}{
+		{"one agent", [][]int{{0, 1, 2, 3}}},
+		{"two agents", [][]int{{0, 2}, {1, 3}}},
+		{"same run twice on two agents", [][]int{{0, 1}, {0, 1, 2, 3}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			direct, viaDelta := New(""), New("")
+			for a, runIdx := range tt.agents {
+				tr := NewTracker()
+				for _, i := range runIdx {
+					p := mustParse(t, "run", runs[i])
+					if err := direct.Merge("run", p); err != nil {
+						t.Fatal(err)
+					}
+					if err := viaDelta.AddDelta(fmt.Sprintf("agent%d", a), tr.Delta(p)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if !equal(viaDelta, direct) {
+				t.Errorf("got\n%s; want\n%s", render(viaDelta), render(direct))
+			}
+		})
+	}
+}
+
+func TestAddDeltaOfEmptyProfile(t *testing.T) {
+	p := mustParse(t, "p", "mode: set\nm/a.go:1.1,2.2 1 1\n")
+	if err := p.AddDelta("agent", NewTracker().Delta(New(""))); err != nil {
+		t.Errorf("got error %v; want none", err)
+	}
+}
+
+func TestDecode(t *testing.T) {
+	tests := []struct {
+		name    string
+		d       Delta
+		want    []Block
+		wantErr string
+	}{
+		{"ok", Delta{Mode: "set", Files: []string{"a.go"}, Blocks: []int64{0, 1, 2, 3, 4, 5, 1}}, []Block{{"a.go", 1, 2, 3, 4, 5, 1}}, ""},
+		{"empty", Delta{Mode: "set"}, []Block{}, ""},
+		{"not a multiple of 7", Delta{Files: []string{"a.go"}, Blocks: []int64{0, 1, 2}}, nil, "3 integers, not a multiple of 7"},
+		{"file index too large", Delta{Files: []string{"a.go"}, Blocks: []int64{1, 1, 2, 3, 4, 5, 1}}, nil, "names file #1 of 1"},
+		{"negative file index", Delta{Files: []string{"a.go"}, Blocks: []int64{-1, 1, 2, 3, 4, 5, 1}}, nil, "names file #-1 of 1"},
+		{"negative line", Delta{Files: []string{"a.go"}, Blocks: []int64{0, -1, 2, 3, 4, 5, 1}}, nil, "out-of-range value -1"},
+		{"huge column", Delta{Files: []string{"a.go"}, Blocks: []int64{0, 1, 1 << 40, 3, 4, 5, 1}}, nil, "out-of-range value"},
+		{"negative count", Delta{Files: []string{"a.go"}, Blocks: []int64{0, 1, 2, 3, 4, 5, -7}}, nil, "out-of-range value -7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.d.Decode()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got error %v; want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %v; want none", err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %v; want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,192 @@
+package report
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/covdist/covdist/coverage"
+)
+
+func parse(t *testing.T, text string) *coverage.Profile {
+	t.Helper()
+	p, err := coverage.Parse(strings.NewReader(text), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPercent(t *testing.T) {
+	tests := []struct {
+		stmts, miss, precision int
+		want                   string
+	}{
+		{0, 0, 0, "100"},
+		{4, 0, 0, "100"},
+		{4, 4, 0, "0"},
+		{4, 1, 0, "75"},
+		{300, 1, 0, "99"},    // 99.67 never shows 100
+		{1000, 1, 1, "99.9"}, // 99.9 exactly
+		{10000, 1, 1, "99.9"},
+		{1000, 998, 0, "1"}, // 0.2 never shows 0
+		{10000, 9999, 1, "0.1"},
+		{8, 1, 0, "88"}, // 87.5 rounds half to even, as Python's round does
+		{8, 3, 0, "62"}, // 62.5
+		{3, 1, 2, "66.67"},
+		{3, 1, -1, "67"}, // a negative precision counts as 0
+	}
+	for _, tt := range tests {
+		s := coverage.FileSummary{Stmts: tt.stmts, Miss: tt.miss}
+		if got := percent(s, tt.precision); got != tt.want {
+			t.Errorf("percent(%d stmts, %d miss, precision %d): got %q; want %q", tt.stmts, tt.miss, tt.precision, got, tt.want)
+		}
+	}
+}
+
+func TestRelName(t *testing.T) {
+	tests := []struct {
+		module, file, want string
+	}{
+		{"example.com/m", "example.com/m/calc/calc.go", "calc/calc.go"},
+		{"example.com/m", "example.com/mod/x.go", "example.com/mod/x.go"},
+		{"example.com/m", "other.org/x/y.go", "other.org/x/y.go"},
+		{"", "example.com/m/calc/calc.go", "example.com/m/calc/calc.go"},
+	}
+	for _, tt := range tests {
+		if got := (Options{ModulePath: tt.module}).relName(tt.file); got != tt.want {
+			t.Errorf("relName(%q, %q): got %q; want %q", tt.module, tt.file, got, tt.want)
+		}
+	}
+}
+
+func TestTermShape(t *testing.T) {
+	amd := parse(t, "mode: set\nm/a.go:1.1,2.2 2 1\nm/b.go:1.1,1.2 1 0\n")
+	arm := parse(t, "mode: set\nm/a.go:1.1,2.2 2 0\n")
+	tests := []struct {
+		name      string
+		combined  *coverage.Profile
+		platforms []Platform
+		opt       Options
+		want      string
+	}{
+		{
+			name:     "no platforms",
+			combined: amd,
+			opt:      Options{ModulePath: "m"},
+			want: "Name   Stmts  Miss  Cover\n" +
+				"a.go       2     0   100%\n" +
+				"b.go       1     1     0%\n" +
+				"TOTAL      3     1    67%\n",
+		},
+		{
+			name:      "one platform shows its header but no column",
+			combined:  amd,
+			platforms: []Platform{{Name: "linux/amd64", Header: "platform linux/amd64, go1.26.8", Profile: amd}},
+			opt:       Options{ModulePath: "m"},
+			want: "platform linux/amd64, go1.26.8\n" +
+				"Name   Stmts  Miss  Cover\n" +
+				"a.go       2     0   100%\n" +
+				"b.go       1     1     0%\n" +
+				"TOTAL      3     1    67%\n",
+		},
+		{
+			name:     "headers in order; empty header and empty profile",
+			combined: amd,
+			platforms: []Platform{
+				{Name: "b", Header: "platform b", Profile: amd},
+				{Name: "a", Header: "", Profile: arm},
+				{Name: "c", Header: "platform c", Profile: nil},
+			},
+			opt: Options{ModulePath: "m"},
+			want: "platform b\nplatform c\n" +
+				"Name   Stmts  Miss  Cover     b   a  c\n" +
+				"a.go       2     0   100%  100%  0%  -\n" +
+				"b.go       1     1     0%    0%   -  -\n" +
+				"TOTAL      3     1    67%   67%  0%  -\n",
+		},
+		{
+			name:     "one skipped file is singular",
+			combined: amd,
+			opt:      Options{ModulePath: "m", SkipCovered: true},
+			want: "Name   Stmts  Miss  Cover\n" +
+				"b.go       1     1     0%\n" +
+				"TOTAL      3     1    67%\n" +
+				"\n1 file skipped due to complete coverage.\n",
+		},
+		{
+			name:     "empty profile",
+			combined: coverage.New(""),
+			want:     "Name   Stmts  Miss  Cover\nTOTAL      0     0   100%\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := Term(&buf, tt.combined, tt.platforms, tt.opt); err != nil {
+				t.Fatal(err)
+			}
+			if got := buf.String(); got != tt.want {
+				t.Errorf("got\n%s; want\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHTML(t *testing.T) {
+	moduleDir := t.TempDir()
+	src := "package calc\n\nfunc Sign(x int) int {\n\tif x < 0 { return -1 }\n\treturn 1\n}\n"
+	if err := os.MkdirAll(filepath.Join(moduleDir, "calc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(moduleDir, "calc", "calc.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := parse(t, "mode: set\n"+
+		"example.com/m/calc/calc.go:3.22,4.11 1 1\n"+
+		"example.com/m/calc/calc.go:4.11,4.24 1 0\n"+
+		"example.com/m/calc/calc.go:5.2,5.10 1 1\n"+
+		"example.com/m/gone/gone.go:1.1,2.2 1 0\n"+
+		"example.com/m/calc_calc.go:1.1,2.2 1 1\n")
+	dir := filepath.Join(t.TempDir(), "htmlcov")
+	if err := HTML(dir, p, Options{ModulePath: "example.com/m"}, moduleDir); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		file string
+		want []string
+	}{
+		{"index.html", []string{`<a href="calc_calc_go.html">calc/calc.go</a>`, `<a href="calc_calc_go_2.html">calc_calc.go</a>`, `<a href="gone_gone_go.html">gone/gone.go</a>`, `<td>TOTAL</td>`}},
+		{"calc_calc_go.html", []string{
+			`<tr class="run"><td class="ln">3</td><td class="hits">1</td><td class="code">func Sign(x int) int {</td></tr>`,
+			`<tr class="par"><td class="ln">4</td><td class="hits">1</td><td class="code">	if x &lt; 0 { return -1 }</td></tr>`,
+			`<tr class="run"><td class="ln">5</td>`,
+			`<tr><td class="ln">1</td><td class="hits"></td><td class="code">package calc</td></tr>`,
+		}},
+		{"gone_gone_go.html", []string{"The source of gone/gone.go could not be read", "(lines 1-2)"}},
+		{"calc_calc_go_2.html", []string{"The source of calc_calc.go could not be read"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(dir, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !bytes.Contains(b, []byte(w)) {
+					t.Errorf("got a page without %q; want it in\n%s", w, b)
+				}
+			}
+		})
+	}
+}
+
+func TestLinesBoundsDamagedBlocks(t *testing.T) {
+	p := parse(t, "mode: set\nm/a.go:1.1,2000000000.2 1 1\nm/a.go:9.1,3.2 1 0\n")
+	lh := lines(p)["m/a.go"]
+	if got := len(lh.hits); got != maxBlockLines {
+		t.Errorf("got %d lines; want %d", got, maxBlockLines)
+	}
+}
