@@ -160,6 +160,8 @@ type Outcome struct {
 	Units, Restarts int
 	// Overhead is the mean seconds a test process spent outside its tests.
 	Overhead float64
+	// MergeSeconds is the time spent merging coverage deltas.
+	MergeSeconds float64
 }
 
 // Duration is one measured test duration.

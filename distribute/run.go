@@ -168,6 +168,11 @@ func Run(ctx context.Context, plan *Plan, rep Reporter) (*Outcome, error) {
 		case m := <-c.msgs:
 			if m.kind == msgDead {
 				waiting--
+				if m.w.conn != nil {
+					in, _ := m.w.conn.Bytes()
+					c.out.BytesIn += in
+					m.w.conn = nil
+				}
 			}
 		case <-deadline:
 			waiting = 0
@@ -517,12 +522,15 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 	// Coverage first: it belongs to the tests whose verdicts the process gave.
 	covered := false
 	if d.Cover != nil {
-		if err := c.out.Coverage[pl.Name].AddDelta(fmt.Sprintf("%s (%s)", w.ID, u.pkg), d.Cover); err != nil {
+		t0 := time.Now()
+		err := c.out.Coverage[pl.Name].AddDelta(fmt.Sprintf("%s (%s)", w.ID, u.pkg), d.Cover)
+		c.out.MergeSeconds += time.Since(t0).Seconds()
+		if err != nil {
 			c.rep.Worker(WorkerEvent{Worker: w.ID, Platform: pl.Name, Up: true, Info: "coverage rejected: " + err.Error()})
 		} else {
 			covered = true
 		}
-		c.out.BytesCover += int64(len(d.Cover.Blocks)*8 + 64)
+		c.out.BytesCover += coverBytes(d.Cover)
 	}
 	if d.Profile != "" {
 		c.rep.Worker(WorkerEvent{Worker: w.ID, Platform: pl.Name, Up: true, Info: "coverage profile unreadable: " + d.Profile})
@@ -632,6 +640,11 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 }
 
 func (c *coordinator) onDead(w *workerState, err error) {
+	if w.conn != nil {
+		in, _ := w.conn.Bytes()
+		c.out.BytesIn += in
+		w.conn = nil
+	}
 	wasAlive := w.alive
 	w.alive = false
 	if w.assign != nil {
@@ -712,4 +725,16 @@ func SortResults(rs []Result) {
 		}
 		return a.Test < b.Test
 	})
+}
+
+// coverBytes estimates the bytes a delta took on the wire, as JSON.
+func coverBytes(d *coverage.Delta) int64 {
+	n := int64(16)
+	for _, f := range d.Files {
+		n += int64(len(f) + 3)
+	}
+	for _, v := range d.Blocks {
+		n += int64(len(fmt.Sprint(v)) + 1)
+	}
+	return n
 }

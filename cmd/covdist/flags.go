@@ -38,6 +38,7 @@ type options struct {
 	boxed            bool
 	help             bool
 	version          bool
+	statsFile        string
 
 	packages   []string
 	testArgs   []string
@@ -125,6 +126,8 @@ func setupFlags(name string) (*pflag.FlagSet, *options) {
 	fs.BoolVar(&o.boxed, "boxed", false, "run each test in its own process")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help")
 	fs.BoolVar(&o.version, "version", false, "print the covdist version")
+	fs.StringVar(&o.statsFile, "stats-file", "", "write run statistics (processes, bytes moved, merge time) as JSON to `file`")
+	_ = fs.MarkHidden("stats-file")
 	o.flags = fs
 	return fs, o
 }

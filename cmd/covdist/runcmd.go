@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -226,6 +227,11 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	rep.summary(time.Since(start), nWorkers)
+	if o.statsFile != "" && outcome != nil {
+		if err := writeStats(o.statsFile, outcome, cols, time.Since(start)); err != nil {
+			fmt.Fprintf(stderr, "covdist: --stats-file: %v\n", err)
+		}
+	}
 	if code != exitOK {
 		return code
 	}
@@ -367,4 +373,27 @@ func workerGroups(o *options) ([]*group, distribute.Mode, error) {
 type platformCoverage struct {
 	name, header string
 	profile      *coverage.Profile
+}
+
+// writeStats records what a run cost, for benchmarks.
+func writeStats(name string, out *distribute.Outcome, cols []platformCoverage, wall time.Duration) error {
+	blocks := 0
+	for _, c := range cols {
+		blocks += c.profile.Len()
+	}
+	b, err := json.MarshalIndent(map[string]any{
+		"wall_seconds":     wall.Seconds(),
+		"processes":        out.Units,
+		"restarts":         out.Restarts,
+		"bytes_in":         out.BytesIn,
+		"bytes_coverage":   out.BytesCover,
+		"merge_seconds":    out.MergeSeconds,
+		"overhead_seconds": out.Overhead,
+		"blocks":           blocks,
+		"counts":           out.Counts,
+	}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(name, append(b, '\n'), 0o644)
 }
