@@ -59,7 +59,6 @@ type workerState struct {
 	gone     bool // given up on: not to be restarted
 	everUp   bool
 	conn     *wire.Conn
-	stream   io.Closer
 }
 
 type msgKind int

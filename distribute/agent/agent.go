@@ -233,19 +233,35 @@ loop:
 		}
 	}
 	running := parser.Running()
+	culprit := ""
+	switch {
+	case normal:
+	case timedOut != "":
+		culprit = timedOut
+	case killed != "":
+	case len(running) == 1:
+		culprit = running[0]
+	case len(running) == 0:
+		// Nothing was running: the process died in the test that just
+		// finished (a panic prints "--- FAIL" first), if it failed.
+		culprit = parser.LastActive()
+	}
 	done.Output = parser.Trailer()
 	for _, o := range parser.Outcomes(run.Tests) {
 		r := wire.Result{Test: o.Test, Elapsed: o.Elapsed, Output: o.Output}
 		switch o.Status {
-		case "pass":
+		case testjson.StatusPass:
 			r.Status = wire.Pass
-		case "fail":
+		case testjson.StatusFail:
 			r.Status = wire.Fail
-		case "skip":
+			if o.Test == culprit {
+				r.Status = wire.Crashed
+			}
+		case testjson.StatusSkip:
 			r.Status = wire.Skip
-		case "running", "paused":
+		case testjson.StatusRunning, testjson.StatusPaused:
 			r.Status = wire.Interrupted
-			if !normal && (o.Test == timedOut || (timedOut == "" && killed == "" && len(running) == 1 && running[0] == o.Test)) {
+			if o.Test == culprit {
 				r.Status = wire.Crashed
 			}
 		default:
