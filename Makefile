@@ -1,0 +1,47 @@
+# covdist's build, test and benchmark entry points.
+GO ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME ?= 5s
+BIN := bin/covdist
+
+.PHONY: build test unit fuzz lint bench update-golden demo deps clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/covdist
+
+deps:
+	./scripts/deps.sh
+
+# The whole suite: dependencies, vet, unit and end-to-end tests, a short fuzz
+# run of every parser, staticcheck.
+test: deps lint unit fuzz
+
+unit:
+	$(GO) test -count=1 -timeout 20m ./...
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./coverage
+	$(GO) test -run='^$$' -fuzz='^FuzzDeltaDecode$$' -fuzztime=$(FUZZTIME) ./coverage
+	$(GO) test -run='^$$' -fuzz='^FuzzReadFrame$$' -fuzztime=$(FUZZTIME) ./distribute/wire
+	$(GO) test -run='^$$' -fuzz='^FuzzParser$$' -fuzztime=$(FUZZTIME) ./distribute/testjson
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./distribute/xspec
+	$(GO) test -run='^$$' -fuzz='^FuzzLoadConfig$$' -fuzztime=$(FUZZTIME) ./cmd/covdist
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+# Side-by-side benchmarks against go test; prints ratios.
+bench:
+	$(GO) run ./bench
+
+update-golden:
+	$(GO) test ./... -run 'Golden|Report|E2E|Script' -update
+
+# covdist measuring its own test suite: the README's first command.
+demo: build
+	./$(BIN) -n auto --cov-report=term-missing ./...
+
+clean:
+	rm -rf bin

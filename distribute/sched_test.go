@@ -1,0 +1,120 @@
+package distribute
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestBatching(t *testing.T) {
+	tests := []struct {
+		name      string
+		mode      Mode
+		live      int
+		durations []float64 // one package's tests
+		want      []int     // sizes of successive units
+	}{
+		// 12 tests of 0.5-2 s over 2 workers: long tests go alone, longest first.
+		{"long tests alone", Load, 2, []float64{2, 1.9, 1.5, 1.4, 1.2, 1.1, 1, 0.9, 0.8, 0.7, 0.6, 0.5}, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}},
+		// Tiny tests: batches outweigh process start-up many times over.
+		{"tiny tests batched", Load, 2, repeat(1.0/1024, 200), []int{122, 78}},
+		{"loadpkg keeps package", LoadPkg, 2, repeat(0.5, 10), []int{10}},
+		{"no keeps package", No, 1, repeat(0.5, 10), []int{10}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPool(tt.mode, 0.03)
+			for i, d := range tt.durations {
+				p.add("pkg", fmt.Sprintf("Test%03d", i), d)
+			}
+			var got []int
+			for b := p.next(tt.live); b != nil; b = p.next(tt.live) {
+				got = append(got, len(b.tests))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("got unit sizes %v; want %v", got, tt.want)
+			}
+			if !p.empty() {
+				t.Fatal("pool not empty after draining")
+			}
+		})
+	}
+}
+
+func repeat(d float64, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = d
+	}
+	return out
+}
+
+func TestLongestFirstAcrossPackages(t *testing.T) {
+	p := newPool(Load, 0.03)
+	p.add("short", "TestS", 0.1)
+	p.add("long", "TestL", 3)
+	p.add("mid", "TestM", 1)
+	var order []string
+	for b := p.next(3); b != nil; b = p.next(3) {
+		order = append(order, b.pkg)
+	}
+	if fmt.Sprint(order) != "[long mid short]" {
+		t.Fatalf("got %v; want [long mid short]", order)
+	}
+}
+
+func TestIsolatedAndCoverOnly(t *testing.T) {
+	p := newPool(Load, 0.03)
+	p.add("a", "TestA", 0.1)
+	p.addIsolated("a", "TestSuspect")
+	p.addCover("a", "TestCov")
+	b := p.next(1)
+	if !b.isolated || len(b.tests) != 1 || b.tests[0] != "TestSuspect" {
+		t.Fatalf("got %+v; want the isolated suspect alone first", b)
+	}
+	b = p.next(1)
+	if len(b.tests) != 2 || !b.coverOnly["TestCov"] || b.coverOnly["TestA"] {
+		t.Fatalf("got %+v; want TestA with TestCov riding along for coverage only", b)
+	}
+	if p.next(1) != nil {
+		t.Fatal("want nothing left")
+	}
+}
+
+func TestBoxed(t *testing.T) {
+	p := newPool(Load, 0.03)
+	p.boxed = true
+	for i := 0; i < 5; i++ {
+		p.add("a", fmt.Sprint("Test", i), 0.001)
+	}
+	n := 0
+	for b := p.next(2); b != nil; b = p.next(2) {
+		if len(b.tests) != 1 {
+			t.Fatalf("got a unit of %d tests; want 1", len(b.tests))
+		}
+		n++
+	}
+	if n != 5 {
+		t.Fatalf("got %d units; want 5", n)
+	}
+}
+
+func TestRegexpCap(t *testing.T) {
+	p := newPool(LoadPkg, 0.03)
+	for i := 0; i < 5000; i++ {
+		p.add("a", fmt.Sprintf("TestWithARatherLongName%05d", i), 0.0001)
+	}
+	total := 0
+	for b := p.next(1); b != nil; b = p.next(1) {
+		size := 0
+		for _, t := range b.tests {
+			size += len(t) + 1
+		}
+		if size > maxRegexp {
+			t.Fatalf("got a unit whose names take %d bytes; want at most %d", size, maxRegexp)
+		}
+		total += len(b.tests)
+	}
+	if total != 5000 {
+		t.Fatalf("got %d tests scheduled; want 5000", total)
+	}
+}
