@@ -262,11 +262,13 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 func (c *coordinator) loop(ctx context.Context) error {
 	for {
 		c.dispatch()
-		if c.finished() {
-			return nil
-		}
+		// Liveness first: it may report a dead platform's queue as not run,
+		// which can finish the run.
 		if err := c.checkLiveness(); err != nil {
 			return err
+		}
+		if c.finished() {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
