@@ -188,6 +188,9 @@ func (o *options) validate() error {
 	default:
 		return fmt.Errorf("--dist %q: want no, load, loadpkg or each", o.dist)
 	}
+	if o.numProcesses != "" && o.dist == "no" {
+		return fmt.Errorf("-n %s asks for parallel workers but --dist=no runs one: drop one of them", o.numProcesses)
+	}
 	if o.numProcesses != "" && o.numProcesses != "auto" {
 		n, err := strconv.Atoi(o.numProcesses)
 		if err != nil || n < 0 {

@@ -315,7 +315,7 @@ type group struct {
 func (g *group) name() string {
 	n := g.target.GOOS + "/" + g.target.GOARCH
 	if n == "/" {
-		n = "host"
+		n = "this machine"
 	}
 	if g.target.Go != "" {
 		n += " " + g.target.Go
