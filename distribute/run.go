@@ -37,6 +37,8 @@ type testState struct {
 	output   strings.Builder
 	coverDue bool // reported, but its coverage is still to be collected
 	heldFail bool // printed its --- FAIL line; final once its process ends
+	// coverTries counts coverage-only reruns lost to another test's crash.
+	coverTries int
 }
 
 type unit struct {
@@ -559,6 +561,10 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 			case covered:
 				st.coverDue = false
 			case r.Status == wire.NotRun || r.Status == wire.Interrupted:
+				pool.addCover(u.pkg, r.Test)
+			case d.Crash != "" && r.Status != wire.Crashed && st.coverTries < 3:
+				// Another test crashed the process it rode in: try again.
+				st.coverTries++
 				pool.addCover(u.pkg, r.Test)
 			default:
 				// It crashed or lost coverage again on a rerun; its coverage

@@ -166,7 +166,9 @@ func (p *pool) next(live int) *batch {
 	}
 	b := &batch{pkg: best.pkg}
 	take := len(best.tests)
-	if p.boxed {
+	if take == 0 {
+		// Only coverage-only reruns are left in this package.
+	} else if p.boxed {
 		take = 1
 	} else if p.mode == Load || p.mode == Each {
 		take = p.batchSize(best, live)

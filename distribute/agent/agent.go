@@ -61,13 +61,23 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 	runs := make(chan *wire.Run, 16)
 	readErr := make(chan error, 1)
 	go func() {
-		defer close(runs)
+		shutdown := false
+		defer func() {
+			if !shutdown {
+				close(runs)
+			}
+		}()
 		for {
 			k, p, err := conn.Recv()
 			if err != nil {
-				readErr <- err
+				if !shutdown {
+					readErr <- err
+				}
 				cancel() // the coordinator is gone: end the running test now
 				return
+			}
+			if shutdown {
+				continue
 			}
 			m, err := wire.Decode(k, p)
 			if err != nil {
@@ -79,8 +89,11 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 			case *wire.Run:
 				runs <- m
 			case *wire.Shutdown:
+				// Finish the running unit, but keep reading: a stream
+				// closed meanwhile still ends the running test.
 				readErr <- nil
-				return
+				shutdown = true
+				close(runs)
 			default:
 				readErr <- fmt.Errorf("agent: unexpected %s frame", k)
 				cancel()
@@ -164,7 +177,7 @@ func (a *agent) run(ctx context.Context, run *wire.Run) *wire.Done {
 	cmd.Env = append(os.Environ(), run.Env...)
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		done.Err = fmt.Sprintf("starting %s: %v", run.Binary, err)
 		for _, t := range run.Tests {

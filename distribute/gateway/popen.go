@@ -55,7 +55,9 @@ func (p *Popen) Open(ctx context.Context) (io.ReadWriteCloser, error) {
 	go func() {
 		select {
 		case <-ctx.Done():
-			s.kill()
+			// Closing stdin lets the agent end its test process group
+			// itself; the agent is killed only if it does not exit.
+			s.Close()
 		case <-s.done:
 		}
 	}()

@@ -1,0 +1,567 @@
+package main
+
+// End-to-end tests of the covdist command line as testscript scripts: each
+// script under testdata/script embeds a tiny stdlib-only module, runs covdist
+// on it (in a separate process, with real agent processes), and checks the
+// exit code, the output and the files covdist wrote, often against what
+// go test and go tool cover say for the same module.
+//
+// Run them alone with: go test ./cmd/covdist -run Script
+// Rewrite the scripts' cmp expectations with: go test ./cmd/covdist -run Script -update
+
+import (
+	"bufio"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	// Workers are started by re-executing os.Executable() with "agent". In
+	// scripts that is testscript's copy named covdist, which the command map
+	// below dispatches; a test that calls run() in-process (the golden term
+	// table) re-executes the test binary itself, which must serve as the
+	// agent rather than run the tests again.
+	if len(os.Args) > 1 && os.Args[1] == "agent" {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	testscript.Main(m, map[string]func(){
+		"covdist": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+	})
+}
+
+func TestScript(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Fatalf("the end-to-end scripts need the go command: %v", err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("testdata", "script"),
+		Setup:               scriptSetup,
+		UpdateScripts:       updating(),
+		RequireExplicitExec: true,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exitcode":    cmdExitCode,
+			"cmpcover":    negatable(cmdCmpCover),
+			"covered":     cmdCovered,
+			"oneterminal": negatable(cmdOneTerminal),
+			"junit":       negatable(cmdJUnit),
+			"cmptable":    cmdCmpTable,
+			"summary":     cmdSummary,
+		},
+	})
+}
+
+// updating reports whether the tests run with -update (the flag belongs to
+// package golden, which this test binary imports; see golden_e2e_test.go).
+func updating() bool {
+	f := flag.Lookup("update")
+	if f == nil {
+		return false
+	}
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return false
+	}
+	b, _ := g.Get().(bool)
+	return b
+}
+
+var goEnv struct {
+	once sync.Once
+	vars map[string]string
+	err  error
+}
+
+// hostGoEnv returns the go command's settings that scripts inherit, so that
+// builds inside scripts share the caches of the machine.
+func hostGoEnv() (map[string]string, error) {
+	goEnv.once.Do(func() {
+		names := []string{"GOCACHE", "GOMODCACHE", "GOFLAGS", "GOPROXY", "GOPATH"}
+		out, err := exec.Command("go", append([]string{"env"}, names...)...).Output()
+		if err != nil {
+			goEnv.err = fmt.Errorf("go env: %v", err)
+			return
+		}
+		lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+		if len(lines) != len(names) {
+			goEnv.err = fmt.Errorf("go env: got %d lines; want %d", len(lines), len(names))
+			return
+		}
+		goEnv.vars = make(map[string]string)
+		for i, n := range names {
+			goEnv.vars[n] = lines[i]
+		}
+	})
+	return goEnv.vars, goEnv.err
+}
+
+func scriptSetup(env *testscript.Env) error {
+	vars, err := hostGoEnv()
+	if err != nil {
+		return err
+	}
+	for _, n := range []string{"GOCACHE", "GOMODCACHE", "GOFLAGS", "GOPROXY", "GOPATH"} {
+		env.Setenv(n, vars[n])
+	}
+	// The fixtures use the standard library only; the toolchain is the one
+	// running the tests.
+	env.Setenv("GOTOOLCHAIN", "local")
+	// A home of the script's own: covdist remembers test durations in the
+	// user cache dir, and no script should read another run's (or leave its
+	// own behind).
+	home := filepath.Join(env.WorkDir, ".home")
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		return err
+	}
+	env.Setenv("HOME", home)
+	env.Setenv("XDG_CACHE_HOME", filepath.Join(home, ".cache"))
+	env.Setenv("TERM", "dumb")
+	// What a user gets: testscript asks for system tracebacks.
+	env.Setenv("GOTRACEBACK", "single")
+	return nil
+}
+
+// cmdExitCode runs a command and fails unless it exits with the given code:
+// exitcode CODE COMMAND [ARGS...]. The command's stdout and stderr are kept
+// for the stdout and stderr commands that follow.
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! exitcode")
+	}
+	if len(args) < 2 {
+		ts.Fatalf("usage: exitcode CODE COMMAND [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exitcode: bad code %q", args[0])
+	}
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("exitcode: running %s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d; want %d", args[1], got, want)
+	}
+}
+
+// negatable turns a check into a script command that, with !, passes only
+// when the check fails. Usage errors and unreadable files fail either way.
+func negatable(check func(ts *testscript.TestScript, args []string) error) func(ts *testscript.TestScript, neg bool, args []string) {
+	return func(ts *testscript.TestScript, neg bool, args []string) {
+		err := check(ts, args)
+		switch {
+		case err != nil && !neg:
+			ts.Fatalf("%v", err)
+		case err == nil && neg:
+			ts.Fatalf("check passed; want it to fail")
+		case err != nil:
+			ts.Logf("check failed as wanted: %v", err)
+		}
+	}
+}
+
+// profile is a parsed Go coverprofile, blocks merged as go tool cover does.
+type profile struct {
+	mode   string
+	blocks map[string]*profBlock // by "file:start,end"
+}
+
+type profBlock struct {
+	file      string
+	startLine int
+	stmts     int
+	count     int
+}
+
+var profLine = regexp.MustCompile(`^(.+):(\d+)\.(\d+),(\d+)\.(\d+) (\d+) (\d+)$`)
+
+// readProfile parses a coverprofile independently of covdist's own parser,
+// so that the scripts check covdist against the format, not against itself.
+func readProfile(ts *testscript.TestScript, name string) *profile {
+	f, err := os.Open(ts.MkAbs(name))
+	ts.Check(err)
+	defer f.Close()
+	p := &profile{blocks: make(map[string]*profBlock)}
+	sc := bufio.NewScanner(f)
+	first := true
+	for sc.Scan() {
+		line := sc.Text()
+		if first {
+			first = false
+			mode, ok := strings.CutPrefix(line, "mode: ")
+			if !ok {
+				ts.Fatalf("%s: first line %q is not a mode line", name, line)
+			}
+			p.mode = mode
+			continue
+		}
+		if line == "" {
+			continue
+		}
+		m := profLine.FindStringSubmatch(line)
+		if m == nil {
+			ts.Fatalf("%s: bad profile line %q", name, line)
+		}
+		key := m[1] + ":" + m[2] + "." + m[3] + "," + m[4] + "." + m[5]
+		start, _ := strconv.Atoi(m[2])
+		stmts, _ := strconv.Atoi(m[6])
+		count, _ := strconv.Atoi(m[7])
+		b := p.blocks[key]
+		if b == nil {
+			p.blocks[key] = &profBlock{file: m[1], startLine: start, stmts: stmts, count: count}
+			continue
+		}
+		if b.stmts != stmts {
+			ts.Fatalf("%s: block %s has %d and %d statements", name, key, b.stmts, stmts)
+		}
+		if p.mode == "set" {
+			if count > 0 {
+				b.count = 1
+			}
+		} else {
+			b.count += count
+		}
+	}
+	ts.Check(sc.Err())
+	if first {
+		ts.Fatalf("%s: empty profile", name)
+	}
+	return p
+}
+
+func (p *profile) totals() (stmts, covered int) {
+	for _, b := range p.blocks {
+		stmts += b.stmts
+		if b.count > 0 {
+			covered += b.stmts
+		}
+	}
+	return stmts, covered
+}
+
+// cmdCmpCover compares two coverprofiles: cmpcover [-counts] A B.
+// Without -counts it checks that both have the same blocks, the same total
+// statements and the same covered statements (what go tool cover -func's
+// total line is made of); with -counts, also that each block's count is the
+// same in both.
+func cmdCmpCover(ts *testscript.TestScript, args []string) error {
+	counts := false
+	if len(args) > 0 && args[0] == "-counts" {
+		counts, args = true, args[1:]
+	}
+	if len(args) != 2 {
+		ts.Fatalf("usage: cmpcover [-counts] A B")
+	}
+	a, b := readProfile(ts, args[0]), readProfile(ts, args[1])
+	if a.mode != b.mode {
+		ts.Fatalf("mode: %s has %q, %s has %q", args[0], a.mode, args[1], b.mode)
+	}
+	var problems []string
+	for k, ba := range a.blocks {
+		bb := b.blocks[k]
+		switch {
+		case bb == nil:
+			problems = append(problems, fmt.Sprintf("block %s only in %s", k, args[0]))
+		case ba.stmts != bb.stmts:
+			problems = append(problems, fmt.Sprintf("block %s: %d statements in %s, %d in %s", k, ba.stmts, args[0], bb.stmts, args[1]))
+		case counts && ba.count != bb.count:
+			problems = append(problems, fmt.Sprintf("block %s: count %d in %s, %d in %s", k, ba.count, args[0], bb.count, args[1]))
+		case (ba.count > 0) != (bb.count > 0):
+			problems = append(problems, fmt.Sprintf("block %s: count %d in %s, %d in %s", k, ba.count, args[0], bb.count, args[1]))
+		}
+	}
+	for k := range b.blocks {
+		if a.blocks[k] == nil {
+			problems = append(problems, fmt.Sprintf("block %s only in %s", k, args[1]))
+		}
+	}
+	sa, ca := a.totals()
+	sb, cb := b.totals()
+	if sa != sb || ca != cb {
+		problems = append(problems, fmt.Sprintf("totals: %s has %d statements, %d covered; %s has %d statements, %d covered", args[0], sa, ca, args[1], sb, cb))
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return fmt.Errorf("profiles differ:\n%s", strings.Join(problems, "\n"))
+	}
+	ts.Logf("%s and %s agree: %d statements, %d covered", args[0], args[1], sa, ca)
+	return nil
+}
+
+// cmdCovered checks the blocks that start on a line of a file:
+// [!] covered PROFILE FILE:LINE [COUNT]. FILE is matched as a suffix of the
+// profile's file names. Without COUNT it checks that some block starting on
+// that line has a non-zero count (with !: that all have count 0); with
+// COUNT, that their counts add up to COUNT.
+func cmdCovered(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 && len(args) != 3 {
+		ts.Fatalf("usage: covered PROFILE FILE:LINE [COUNT]")
+	}
+	p := readProfile(ts, args[0])
+	file, lineStr, ok := strings.Cut(args[1], ":")
+	line, err := strconv.Atoi(lineStr)
+	if !ok || err != nil {
+		ts.Fatalf("covered: want FILE:LINE, got %q", args[1])
+	}
+	found, sum := 0, 0
+	for _, b := range p.blocks {
+		if (b.file == file || strings.HasSuffix(b.file, "/"+file)) && b.startLine == line {
+			found++
+			sum += b.count
+		}
+	}
+	if found == 0 {
+		ts.Fatalf("%s: no block starts at %s", args[0], args[1])
+	}
+	if len(args) == 3 {
+		want, err := strconv.Atoi(args[2])
+		if err != nil {
+			ts.Fatalf("covered: bad count %q", args[2])
+		}
+		if (sum == want) == neg {
+			ts.Fatalf("%s: count at %s is %d; want %s%d", args[0], args[1], sum, map[bool]string{true: "not ", false: ""}[neg], want)
+		}
+		return
+	}
+	if neg && sum > 0 {
+		ts.Fatalf("%s: %s is covered (count %d); want it not covered", args[0], args[1], sum)
+	}
+	if !neg && sum == 0 {
+		ts.Fatalf("%s: %s is not covered; want it covered", args[0], args[1])
+	}
+}
+
+type testEvent struct {
+	Action   string
+	Package  string
+	Test     string
+	Output   *string
+	Worker   string
+	Platform string
+}
+
+// cmdOneTerminal checks a --json event file: oneterminal FILE [N].
+// Every top-level test has exactly one terminal event (pass, fail or skip),
+// every test event names its platform, and every test that ran names its
+// worker; with N, the file holds exactly N top-level tests.
+func cmdOneTerminal(ts *testscript.TestScript, args []string) error {
+	if len(args) != 1 && len(args) != 2 {
+		ts.Fatalf("usage: oneterminal FILE [N]")
+	}
+	f, err := os.Open(ts.MkAbs(args[0]))
+	ts.Check(err)
+	defer f.Close()
+	type key struct{ pkg, test string }
+	terminal := map[key][]string{}
+	ran := map[key]bool{}
+	var problems []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		var e testEvent
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			ts.Fatalf("%s:%d: %v", args[0], n, err)
+		}
+		if e.Test == "" {
+			continue
+		}
+		if e.Platform == "" {
+			problems = append(problems, fmt.Sprintf("line %d: %s event of %s has no Platform", n, e.Action, e.Test))
+		}
+		top, _, sub := strings.Cut(e.Test, "/")
+		k := key{e.Package, top}
+		if _, ok := terminal[k]; !ok {
+			terminal[k] = nil
+		}
+		if e.Action == "run" && !sub {
+			ran[k] = true
+			if e.Worker == "" {
+				problems = append(problems, fmt.Sprintf("line %d: run event of %s has no Worker", n, e.Test))
+			}
+		}
+		if !sub && (e.Action == "pass" || e.Action == "fail" || e.Action == "skip") {
+			terminal[k] = append(terminal[k], e.Action)
+			if ran[k] && e.Worker == "" {
+				problems = append(problems, fmt.Sprintf("line %d: %s event of %s, which ran, has no Worker", n, e.Action, e.Test))
+			}
+		}
+	}
+	ts.Check(sc.Err())
+	for k, acts := range terminal {
+		if len(acts) != 1 {
+			problems = append(problems, fmt.Sprintf("%s %s: terminal events %v; want exactly one", k.pkg, k.test, acts))
+		}
+	}
+	if len(args) == 2 {
+		want, err := strconv.Atoi(args[1])
+		if err != nil {
+			ts.Fatalf("oneterminal: bad count %q", args[1])
+		}
+		if len(terminal) != want {
+			problems = append(problems, fmt.Sprintf("%d top-level tests in the events; want %d", len(terminal), want))
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return fmt.Errorf("%s:\n%s", args[0], strings.Join(problems, "\n"))
+	}
+	return nil
+}
+
+// cmdJUnit checks a JUnit XML report: junit FILE TESTS FAILURES SKIPPED.
+// The totals on <testsuites> and the <testcase> elements must both agree
+// with the numbers given.
+func cmdJUnit(ts *testscript.TestScript, args []string) error {
+	if len(args) != 4 {
+		ts.Fatalf("usage: junit FILE TESTS FAILURES SKIPPED")
+	}
+	var want [3]int
+	for i := range want {
+		n, err := strconv.Atoi(args[i+1])
+		if err != nil {
+			ts.Fatalf("junit: bad number %q", args[i+1])
+		}
+		want[i] = n
+	}
+	var doc struct {
+		XMLName  xml.Name `xml:"testsuites"`
+		Tests    int      `xml:"tests,attr"`
+		Failures int      `xml:"failures,attr"`
+		Skipped  int      `xml:"skipped,attr"`
+		Suites   []struct {
+			Name     string `xml:"name,attr"`
+			Tests    int    `xml:"tests,attr"`
+			Failures int    `xml:"failures,attr"`
+			Skipped  int    `xml:"skipped,attr"`
+			Cases    []struct {
+				Name    string    `xml:"name,attr"`
+				Failure *struct{} `xml:"failure"`
+				Skipped *struct{} `xml:"skipped"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal([]byte(ts.ReadFile(args[0])), &doc); err != nil {
+		return fmt.Errorf("%s does not parse as JUnit XML: %v", args[0], err)
+	}
+	if got := [3]int{doc.Tests, doc.Failures, doc.Skipped}; got != want {
+		return fmt.Errorf("%s: testsuites tests/failures/skipped = %v; want %v", args[0], got, want)
+	}
+	var cases [3]int
+	for _, s := range doc.Suites {
+		var sc [3]int
+		for _, c := range s.Cases {
+			sc[0]++
+			if c.Failure != nil {
+				sc[1]++
+			}
+			if c.Skipped != nil {
+				sc[2]++
+			}
+		}
+		if got := [3]int{s.Tests, s.Failures, s.Skipped}; got != sc {
+			return fmt.Errorf("%s: suite %s says tests/failures/skipped = %v; its testcases make %v", args[0], s.Name, got, sc)
+		}
+		for i := range cases {
+			cases[i] += sc[i]
+		}
+	}
+	if cases != want {
+		return fmt.Errorf("%s: testcases make tests/failures/skipped = %v; want %v", args[0], cases, want)
+	}
+	return nil
+}
+
+// tableOf returns the coverage table in covdist's human output: from the
+// line starting with "Name" through the TOTAL line.
+func tableOf(ts *testscript.TestScript, name string) string {
+	var out []string
+	in := false
+	for _, l := range strings.Split(ts.ReadFile(name), "\n") {
+		if strings.HasPrefix(l, "Name ") {
+			in = true
+		}
+		if in {
+			out = append(out, l)
+			if strings.HasPrefix(l, "TOTAL ") {
+				return strings.Join(out, "\n") + "\n"
+			}
+		}
+	}
+	ts.Fatalf("%s holds no coverage table (Name ... TOTAL)", name)
+	return ""
+}
+
+// cmdCmpTable compares the coverage tables in two captured outputs:
+// cmptable A B.
+func cmdCmpTable(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! cmptable")
+	}
+	if len(args) != 2 {
+		ts.Fatalf("usage: cmptable A B")
+	}
+	a, b := tableOf(ts, args[0]), tableOf(ts, args[1])
+	if a != b {
+		ts.Fatalf("coverage tables differ:\n--- %s\n%s--- %s\n%s", args[0], a, args[1], b)
+	}
+}
+
+var summaryLine = regexp.MustCompile(`(?m)^(\d+) passed, (\d+) failed, (\d+) skipped$`)
+var notRunPart = regexp.MustCompile(`(\d+) not run`)
+
+// cmdSummary checks the summary of covdist's human output in a file:
+// summary FILE PASSED FAILED SKIPPED NOTRUN, or summary FILE -total N when
+// only the sum is certain (every collected test reported: passed, failed,
+// skipped or not run).
+func cmdSummary(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! summary")
+	}
+	if len(args) != 5 && !(len(args) == 3 && args[1] == "-total") {
+		ts.Fatalf("usage: summary FILE PASSED FAILED SKIPPED NOTRUN | summary FILE -total N")
+	}
+	text := ts.ReadFile(args[0])
+	m := summaryLine.FindStringSubmatch(text)
+	if m == nil {
+		ts.Fatalf("%s has no summary line (N passed, N failed, N skipped)", args[0])
+	}
+	notRun := "0"
+	if nr := notRunPart.FindStringSubmatch(text); nr != nil {
+		notRun = nr[1]
+	}
+	got := []string{m[1], m[2], m[3], notRun}
+	if args[1] == "-total" {
+		sum := 0
+		for _, g := range got {
+			n, _ := strconv.Atoi(g)
+			sum += n
+		}
+		if strconv.Itoa(sum) != args[2] {
+			ts.Fatalf("%s: passed, failed, skipped, not run = %v, %d in all; want %s", args[0], got, sum, args[2])
+		}
+		return
+	}
+	if strings.Join(got, " ") != strings.Join(args[1:], " ") {
+		ts.Fatalf("%s: passed, failed, skipped, not run = %v; want %v", args[0], got, args[1:])
+	}
+}

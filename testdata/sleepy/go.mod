@@ -1,0 +1,3 @@
+module example.com/covdistsleepy
+
+go 1.26

@@ -1,0 +1,12 @@
+package covdistsleepy
+
+import (
+	"testing"
+	"time"
+)
+
+func TestQuick(t *testing.T) {}
+
+func TestSleep(t *testing.T) {
+	time.Sleep(time.Duration(Nap()) * time.Second)
+}

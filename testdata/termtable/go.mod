@@ -1,0 +1,3 @@
+module example.com/termtable
+
+go 1.26
