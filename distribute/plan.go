@@ -79,6 +79,18 @@ type Plan struct {
 	Estimator   Estimator     // may be nil
 	Version     string        // sent to agents in the hello
 	Boxed       bool          // every test in its own process
+	// Feed, when not nil, brings packages whose test binaries became ready
+	// after the run started (their builds overlap the first tests); the
+	// run ends only after it is closed.
+	Feed <-chan Arrival
+}
+
+// Arrival is a package whose test binary is ready on a platform.
+type Arrival struct {
+	Platform string // a Platform's Name
+	Package  string
+	Binary   Binary
+	Tests    []string
 }
 
 // Estimator predicts a test's duration from earlier runs.

@@ -45,6 +45,7 @@ type unit struct {
 	id        int64
 	platform  *Platform
 	pkg       string
+	binary    Binary
 	tests     []string
 	coverOnly map[string]bool
 	isolated  bool
@@ -84,6 +85,7 @@ type msg struct {
 
 type coordinator struct {
 	ctx         context.Context
+	feed        <-chan Arrival
 	plan        *Plan
 	rep         Reporter
 	msgs        chan msg
@@ -112,6 +114,7 @@ func Run(ctx context.Context, plan *Plan, rep Reporter) (*Outcome, error) {
 	defer cancel()
 	c := &coordinator{
 		ctx:       ctx,
+		feed:      plan.Feed,
 		plan:      plan,
 		rep:       rep,
 		msgs:      make(chan msg, 256),
@@ -133,14 +136,11 @@ func Run(ctx context.Context, plan *Plan, rep Reporter) (*Outcome, error) {
 		p.boxed = plan.Boxed
 		c.pools[pl.Name] = p
 		c.out.Coverage[pl.Name] = coverage.New(plan.CoverMode)
+		if pl.Binaries == nil {
+			pl.Binaries = make(map[string]Binary)
+		}
 		for _, t := range pl.Tests {
-			k := testKey{pl.Name, t.Package, t.Name}
-			if _, dup := c.tests[k]; dup {
-				continue
-			}
-			c.tests[k] = &testState{}
-			c.pkgLeft[[2]string{pl.Name, t.Package}]++
-			p.add(t.Package, t.Name, c.estimate(pl.Name, t.Package, t.Name))
+			c.addTest(pl, t.Package, t.Name)
 		}
 		for _, w := range pl.Workers {
 			ws := &workerState{Worker: w, platform: pl}
@@ -186,6 +186,40 @@ func Run(ctx context.Context, plan *Plan, rep Reporter) (*Outcome, error) {
 	return &c.out, err
 }
 
+// addTest collects one test, once.
+func (c *coordinator) addTest(pl *Platform, pkg, name string) {
+	k := testKey{pl.Name, pkg, name}
+	if _, dup := c.tests[k]; dup {
+		return
+	}
+	c.tests[k] = &testState{}
+	c.pkgLeft[[2]string{pl.Name, pkg}]++
+	c.pools[pl.Name].add(pkg, name, c.estimate(pl.Name, pkg, name))
+}
+
+// arrive adds a package whose binary became ready during the run.
+func (c *coordinator) arrive(a Arrival) {
+	for _, pl := range c.plan.Platforms {
+		if pl.Name != a.Platform {
+			continue
+		}
+		pl.Binaries[a.Package] = a.Binary
+		for _, t := range a.Tests {
+			c.addTest(pl, a.Package, t)
+		}
+		if c.stopping != "" {
+			// Collected after the run stopped: reported, never dropped.
+			for _, t := range c.pools[pl.Name].drain() {
+				c.finalize(pl.Name, t.Package, t.Name, NotRun, "", c.stopping, "")
+			}
+		}
+		if len(a.Tests) == 0 {
+			c.rep.PackageDone(pl.Name, a.Package, false, 0)
+		}
+		return
+	}
+}
+
 func (c *coordinator) estimate(platform, pkg, test string) float64 {
 	if c.plan.Estimator != nil {
 		if s, ok := c.plan.Estimator.Estimate(platform, pkg, test); ok {
@@ -219,7 +253,7 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 			for u := range assign {
 				run := &wire.Run{
 					ID: u.id, Package: u.pkg, Tests: u.tests,
-					Binary: u.platform.Binaries[u.pkg].Path, Dir: u.platform.Binaries[u.pkg].Dir,
+					Binary: u.binary.Path, Dir: u.binary.Dir,
 					Args: u.platform.Args, Env: u.platform.Env, Exec: u.platform.Exec,
 					Timeout: c.plan.Timeout, CoverMode: c.plan.CoverMode,
 				}
@@ -278,6 +312,12 @@ func (c *coordinator) loop(ctx context.Context) error {
 			return ctx.Err()
 		case m := <-c.msgs:
 			c.handle(m)
+		case a, ok := <-c.feed:
+			if !ok {
+				c.feed = nil
+				continue
+			}
+			c.arrive(a)
 		}
 	}
 }
@@ -313,7 +353,7 @@ func (c *coordinator) dispatch() {
 			continue
 		}
 		c.nextID++
-		u := &unit{id: c.nextID, platform: w.platform, pkg: b.pkg, tests: b.tests,
+		u := &unit{id: c.nextID, platform: w.platform, pkg: b.pkg, binary: w.platform.Binaries[b.pkg], tests: b.tests,
 			coverOnly: b.coverOnly, isolated: b.isolated, worker: w, started: time.Now()}
 		c.units[u.id] = u
 		w.busy = u
@@ -344,6 +384,9 @@ func (c *coordinator) live(p *Platform) int {
 }
 
 func (c *coordinator) finished() bool {
+	if c.feed != nil {
+		return false // more packages are on their way, to run or to report as not run
+	}
 	for _, w := range c.workers {
 		if w.busy != nil {
 			return false

@@ -25,6 +25,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/covdist/covdist/coverage"
 )
@@ -48,6 +49,10 @@ type Options struct {
 	BinDir    string   // where binaries go; created
 	// Progress, when set, receives one line per step.
 	Progress func(string)
+	// Ready, when set, is called (from any goroutine, once per package)
+	// as soon as a package's test binary is linked and its tests listed,
+	// while other packages may still be building.
+	Ready func(*Package)
 }
 
 // Package is one package under test.
@@ -114,9 +119,13 @@ func (r *runner) goBin() string {
 
 // run runs the go command and returns its stdout; on failure an *Error with its stderr.
 func (r *runner) run(ctx context.Context, step string, args ...string) ([]byte, []byte, error) {
+	return r.runEnv(ctx, step, nil, args...)
+}
+
+func (r *runner) runEnv(ctx context.Context, step string, env []string, args ...string) ([]byte, []byte, error) {
 	cmd := exec.CommandContext(ctx, r.goBin(), args...)
 	cmd.Dir = r.dir
-	cmd.Env = r.env()
+	cmd.Env = append(r.env(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -151,13 +160,22 @@ type listPkg struct {
 	}
 }
 
-// Build prepares one platform.
+// Build prepares one platform: Probe, then BuildTests.
 func Build(ctx context.Context, opt Options, t Target) (*Built, error) {
-	r := &runner{t: t, dir: opt.ModuleDir}
-	progress := opt.Progress
-	if progress == nil {
-		progress = func(string) {}
+	b, err := Probe(ctx, opt, t)
+	if err != nil {
+		return nil, err
 	}
+	if err := b.BuildTests(ctx, opt); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Probe finds out what a target is (its name, Go version and module),
+// quickly, before anything is built.
+func Probe(ctx context.Context, opt Options, t Target) (*Built, error) {
+	r := &runner{t: t, dir: opt.ModuleDir}
 	out, _, err := r.run(ctx, "go env", "env", "-json", "GOOS", "GOARCH", "GOVERSION", "GOMOD")
 	if err != nil {
 		return nil, err
@@ -177,18 +195,37 @@ func Build(ctx context.Context, opt Options, t Target) (*Built, error) {
 		return nil, err
 	}
 	b.ModulePath = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	return b, nil
+}
 
-	tested, err := list(ctx, r, opt.Patterns, t.Tags)
-	if err != nil {
-		return nil, err
+// BuildTests builds and lists the test binaries of b's target.
+func (b *Built) BuildTests(ctx context.Context, opt Options) error {
+	t := b.Target
+	r := &runner{t: t, dir: opt.ModuleDir}
+	progress := opt.Progress
+	if progress == nil {
+		progress = func(string) {}
 	}
 	cov := opt.Cov
 	if len(cov) == 0 {
 		cov = []string{b.ModulePath + "/..."}
 	}
-	covPkgs, err := list(ctx, r, cov, t.Tags)
-	if err != nil {
-		return nil, fmt.Errorf("resolving --cov: %w", err)
+	// Both lists at once: each go list costs a few hundred milliseconds.
+	var tested, covPkgs []listPkg
+	var testedErr, covErr error
+	var lw sync.WaitGroup
+	lw.Add(1)
+	go func() {
+		defer lw.Done()
+		covPkgs, covErr = list(ctx, r, cov, t.Tags)
+	}()
+	tested, testedErr = list(ctx, r, opt.Patterns, t.Tags)
+	lw.Wait()
+	if testedErr != nil {
+		return testedErr
+	}
+	if covErr != nil {
+		return fmt.Errorf("resolving --cov: %w", covErr)
 	}
 	testedSet := make(map[string]bool)
 	for _, p := range tested {
@@ -209,7 +246,7 @@ func Build(ctx context.Context, opt Options, t Target) (*Built, error) {
 	}
 
 	if err := os.MkdirAll(opt.BinDir, 0o755); err != nil {
-		return nil, err
+		return err
 	}
 	// The build and the zero-coverage step run side by side.
 	var wg sync.WaitGroup
@@ -225,15 +262,9 @@ func Build(ctx context.Context, opt Options, t Target) (*Built, error) {
 	buildErr := buildRounds(ctx, r, opt, b, hasTests)
 	wg.Wait()
 	if buildErr != nil {
-		return nil, buildErr
+		return buildErr
 	}
-	if zeroErr != nil {
-		return nil, zeroErr
-	}
-	if err := listTests(ctx, b); err != nil {
-		return nil, err
-	}
-	return b, nil
+	return zeroErr
 }
 
 func header(name, version string, t Target) string {
@@ -307,6 +338,9 @@ func binaryName(importPath string) string {
 
 // buildRounds builds every package with tests, in rounds whose binaries'
 // names do not clash (go test -c -o DIR/ refuses two calc.test in one call).
+// Each binary is listed, and handed to opt.Ready, as soon as go has moved it
+// into place: go renames a finished binary from its work directory, which
+// GOTMPDIR keeps on the same file system, so a binary that exists is whole.
 func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests map[string]bool) error {
 	var rounds [][]*Package
 	for _, p := range b.Packages {
@@ -333,6 +367,11 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 			rounds = append(rounds, []*Package{p})
 		}
 	}
+	gotmp := filepath.Join(opt.BinDir, "gotmp")
+	if err := os.MkdirAll(gotmp, 0o755); err != nil {
+		return err
+	}
+	l := &lister{b: b, opt: opt, sem: make(chan struct{}, runtime.NumCPU()), done: make(map[*Package]bool)}
 	coverpkg := strings.Join(b.CovPkgs, ",")
 	errs := make([]error, len(rounds))
 	var wg sync.WaitGroup
@@ -340,6 +379,9 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 		dir := filepath.Join(opt.BinDir, fmt.Sprintf("r%d", i))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
+		}
+		for _, p := range round {
+			p.Binary = filepath.Join(dir, binaryName(p.ImportPath))
 		}
 		args := []string{"test", "-c", "-o", dir + string(filepath.Separator)}
 		if opt.CoverMode != "" {
@@ -355,13 +397,21 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 		wg.Add(1)
 		go func(i int, round []*Package) {
 			defer wg.Done()
-			_, _, err := r.run(ctx, "building test binaries", args...)
+			built := make(chan struct{})
+			var pw sync.WaitGroup
+			pw.Add(1)
+			go func() {
+				defer pw.Done()
+				l.watch(ctx, round, built)
+			}()
+			_, _, err := r.runEnv(ctx, "building test binaries", []string{"GOTMPDIR=" + gotmp}, args...)
+			close(built)
+			pw.Wait()
 			if err != nil {
 				errs[i] = err
 				return
 			}
 			for _, p := range round {
-				p.Binary = filepath.Join(dir, binaryName(p.ImportPath))
 				if _, err := os.Stat(p.Binary); err != nil {
 					errs[i] = fmt.Errorf("go test -c wrote no %s for %s", p.Binary, p.ImportPath)
 					return
@@ -382,7 +432,92 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 	if len(msgs) > 0 {
 		return &Error{Step: "building test binaries", Output: filterWarnings(strings.Join(msgs, "\n"))}
 	}
-	return nil
+	l.wg.Wait()
+	return errors.Join(l.errs...)
+}
+
+// lister lists each built binary's tests once and reports it ready.
+type lister struct {
+	b    *Built
+	opt  Options
+	sem  chan struct{}
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	done map[*Package]bool
+	errs []error
+}
+
+// watch polls for a round's binaries while go builds them, and takes the
+// rest when go is done (built closed).
+func (l *lister) watch(ctx context.Context, round []*Package, built <-chan struct{}) {
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		final := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-built:
+			final = true
+		case <-tick.C:
+		}
+		left := 0
+		for _, p := range round {
+			l.mu.Lock()
+			seen := l.done[p]
+			l.mu.Unlock()
+			if seen {
+				continue
+			}
+			if _, err := os.Stat(p.Binary); err != nil {
+				left++
+				continue
+			}
+			l.mu.Lock()
+			l.done[p] = true
+			l.mu.Unlock()
+			l.wg.Add(1)
+			go l.list(ctx, p)
+		}
+		if final || left == 0 {
+			return
+		}
+	}
+}
+
+func (l *lister) list(ctx context.Context, p *Package) {
+	defer l.wg.Done()
+	l.sem <- struct{}{}
+	defer func() { <-l.sem }()
+	argv := append(append([]string{}, l.b.Target.Exec...), p.Binary, "-test.list=.")
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = p.Dir
+	cmd.Env = append(os.Environ(), l.b.Target.Env...)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		l.mu.Lock()
+		l.errs = append(l.errs, &Error{Step: "listing tests of " + p.ImportPath, Output: stderr.String() + out.String() + err.Error()})
+		l.mu.Unlock()
+		return
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "Benchmark") {
+			continue
+		}
+		if !strings.HasPrefix(line, "Test") && !strings.HasPrefix(line, "Fuzz") && !strings.HasPrefix(line, "Example") {
+			continue // output of an init function, not a test name
+		}
+		p.Tests = append(p.Tests, line)
+	}
+	sort.Strings(p.Tests)
+	if l.opt.Ready != nil {
+		l.opt.Ready(p)
+	}
 }
 
 // filterWarnings drops go's note that some -coverpkg package is imported by
@@ -426,45 +561,4 @@ func zeroProfile(ctx context.Context, r *runner, opt Options, covPkgs, pkgs []st
 		return nil, err
 	}
 	return p.ZeroCounts(), nil
-}
-
-// listTests runs each binary with -test.list, several at once.
-func listTests(ctx context.Context, b *Built) error {
-	sem := make(chan struct{}, runtime.NumCPU())
-	var wg sync.WaitGroup
-	errs := make([]error, len(b.Packages))
-	for i, p := range b.Packages {
-		if p.Binary == "" {
-			continue
-		}
-		wg.Add(1)
-		go func(i int, p *Package) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			argv := append(append([]string{}, b.Target.Exec...), p.Binary, "-test.list=.")
-			cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-			cmd.Dir = p.Dir
-			cmd.Env = append(os.Environ(), b.Target.Env...)
-			var out, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &stderr
-			if err := cmd.Run(); err != nil {
-				errs[i] = &Error{Step: "listing tests of " + p.ImportPath, Output: stderr.String() + out.String() + err.Error()}
-				return
-			}
-			for _, l := range strings.Split(out.String(), "\n") {
-				l = strings.TrimSpace(l)
-				if l == "" || strings.HasPrefix(l, "Benchmark") {
-					continue
-				}
-				if !strings.HasPrefix(l, "Test") && !strings.HasPrefix(l, "Fuzz") && !strings.HasPrefix(l, "Example") {
-					continue // output of an init function, not a test name
-				}
-				p.Tests = append(p.Tests, l)
-			}
-			sort.Strings(p.Tests)
-		}(i, p)
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/covdist/covdist/distribute"
@@ -73,7 +74,7 @@ type reporter struct {
 	term       *terminal
 	human      io.Writer
 	json       *json.Encoder
-	total      int
+	total      *atomic.Int64 // tests collected so far; grows while packages build
 	multi      bool
 	start      time.Time
 	done       int
@@ -88,7 +89,7 @@ type reporter struct {
 	lastStatus time.Time
 }
 
-func newReporter(o *options, term *terminal, jsonW io.Writer, human io.Writer, total int, multi bool) *reporter {
+func newReporter(o *options, term *terminal, jsonW io.Writer, human io.Writer, total *atomic.Int64, multi bool) *reporter {
 	r := &reporter{o: o, term: term, human: human, total: total, multi: multi, start: time.Now(), perPlat: make(map[string]*[4]int)}
 	if jsonW != nil {
 		r.json = json.NewEncoder(jsonW)
@@ -177,13 +178,14 @@ func (r *reporter) Result(res distribute.Result) {
 			r.printResult(res, false)
 		}
 	}
-	if time.Since(r.lastStatus) > 100*time.Millisecond || r.done == r.total {
+	total := int(r.total.Load())
+	if time.Since(r.lastStatus) > 100*time.Millisecond || r.done == total {
 		r.lastStatus = time.Now()
 		pct := 100
-		if r.total > 0 {
-			pct = 100 * r.done / r.total
+		if total > 0 {
+			pct = 100 * r.done / total
 		}
-		r.term.status(fmt.Sprintf("[%d/%d] %d%%  %d passed, %d failed  %.1fs", r.done, r.total, pct,
+		r.term.status(fmt.Sprintf("[%d/%d] %d%%  %d passed, %d failed  %.1fs", r.done, total, pct,
 			r.passed, r.failed+r.crashed, time.Since(r.start).Seconds()))
 	}
 }

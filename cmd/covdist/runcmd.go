@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/covdist/covdist/coverage"
@@ -89,43 +90,24 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer os.RemoveAll(binDir)
 
-	// Build every distinct platform once, side by side.
+	// Probe every distinct platform (quick), then start the workers and
+	// build side by side: each package's tests are scheduled as soon as its
+	// binary is linked, as go test overlaps building and running.
 	built := make([]*platforms.Built, len(groups))
-	errs := make([]error, len(groups))
-	var wg sync.WaitGroup
 	for i, g := range groups {
-		wg.Add(1)
-		go func(i int, g *group) {
-			defer wg.Done()
-			built[i], errs[i] = platforms.Build(ctx, platforms.Options{
-				ModuleDir: moduleDir, Patterns: packages, Cov: o.cov, CoverMode: coverMode,
-				BinDir: filepath.Join(binDir, fmt.Sprint(i)), Progress: term.status,
-			}, g.target)
-		}(i, g)
-	}
-	wg.Wait()
-	term.clear()
-	for i, err := range errs {
+		b, err := platforms.Probe(ctx, platforms.Options{ModuleDir: moduleDir}, g.target)
 		if err != nil {
-			if ctx.Err() != nil {
-				fmt.Fprintln(stderr, "covdist: interrupted")
-				return exitFailed
-			}
-			var be *platforms.Error
-			if errors.As(err, &be) {
-				fmt.Fprintf(stderr, "covdist: %s (%s):\n%s\n", be.Step, groups[i].name(), strings.TrimRight(be.Output, "\n"))
-			} else {
-				fmt.Fprintf(stderr, "covdist: %v\n", err)
-			}
-			return exitUsage
+			return reportBuildError(stderr, groups[i], err)
 		}
+		built[i] = b
 	}
 	modulePath := built[0].ModulePath
 
 	hist := loadHistory(moduleDir)
+	feed := make(chan distribute.Arrival)
 	plan := &distribute.Plan{
 		Mode: mode, CoverMode: coverMode, Timeout: o.timeout, Version: version,
-		MaxFail: o.maxFail, Estimator: hist, Boxed: o.boxed,
+		MaxFail: o.maxFail, Estimator: hist, Boxed: o.boxed, Feed: feed,
 	}
 	if plan.Timeout == 0 {
 		plan.Timeout = 10 * time.Minute
@@ -138,26 +120,15 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "covdist: finding its own executable to start workers: %v\n", err)
 		return exitUsage
 	}
-	totalTests, nWorkers := 0, 0
+	nWorkers := 0
 	for i, b := range built {
 		pl := &distribute.Platform{Name: b.Name, Header: b.Header, Binaries: make(map[string]distribute.Binary),
 			Args: o.testArgs, Env: groups[i].target.Env, Exec: groups[i].target.Exec}
-		for _, p := range b.Packages {
-			if p.Binary == "" {
-				continue
-			}
-			pl.Binaries[p.ImportPath] = distribute.Binary{Path: p.Binary, Dir: p.Dir}
-			for _, t := range p.Tests {
-				pl.Tests = append(pl.Tests, distribute.Test{Package: p.ImportPath, Name: t})
-			}
-		}
-		for _, s := range groups[i].specs {
+		for range groups[i].specs {
 			gw := &gateway.Popen{Path: self, Args: []string{"agent"}, Name: "popen"}
 			pl.Workers = append(pl.Workers, distribute.Worker{ID: fmt.Sprintf("gw%d", nWorkers), Gateway: gw})
-			_ = s
 			nWorkers++
 		}
-		totalTests += len(pl.Tests)
 		plan.Platforms = append(plan.Platforms, pl)
 	}
 	plan.MaxRestarts = o.maxWorkerRestart
@@ -165,15 +136,54 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		plan.MaxRestarts = 4 * nWorkers
 	}
 
-	rep := newReporter(o, term, jsonW, human, totalTests, len(plan.Platforms) > 1)
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	buildErrs := make([]error, len(groups))
+	var collected atomic.Int64
+	var wg sync.WaitGroup
+	for i, b := range built {
+		wg.Add(1)
+		go func(i int, b *platforms.Built) {
+			defer wg.Done()
+			buildErrs[i] = b.BuildTests(runCtx, platforms.Options{
+				ModuleDir: moduleDir, Patterns: packages, Cov: o.cov, CoverMode: coverMode,
+				BinDir: filepath.Join(binDir, fmt.Sprint(i)), Progress: term.status,
+				Ready: func(p *platforms.Package) {
+					collected.Add(int64(len(p.Tests)))
+					select {
+					case feed <- distribute.Arrival{Platform: b.Name, Package: p.ImportPath,
+						Binary: distribute.Binary{Path: p.Binary, Dir: p.Dir}, Tests: p.Tests}:
+					case <-runCtx.Done():
+					}
+				},
+			})
+			if buildErrs[i] != nil {
+				cancelRun() // a build failure ends the run: exit 2 with the compiler's errors
+			}
+		}(i, b)
+	}
+	go func() {
+		wg.Wait()
+		close(feed)
+	}()
+
+	rep := newReporter(o, term, jsonW, human, &collected, len(plan.Platforms) > 1)
 	if o.verbose {
 		for _, b := range built {
 			fmt.Fprintln(human, b.Header)
 		}
 	}
-	term.status(fmt.Sprintf("running %d tests on %d workers (%s)", totalTests, nWorkers, mode))
-	outcome, runErr := distribute.Run(ctx, plan, rep)
+	outcome, runErr := distribute.Run(runCtx, plan, rep)
+	cancelRun()
+	wg.Wait()
 	term.clear()
+	for i, err := range buildErrs {
+		// A build ended by our own cancellation (-x stopped the run, or
+		// another platform's build failed first) is not an error of its own.
+		if err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
+			return reportBuildError(stderr, groups[i], err)
+		}
+	}
 	if outcome != nil {
 		hist.record(outcome)
 		if err := hist.save(); err != nil && o.verbose {
@@ -199,7 +209,7 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// Coverage: each platform's profile, plus the blocks no binary linked.
 	var cols []platformCoverage
 	if coverMode != "" && outcome != nil {
-		for i, b := range built {
+		for _, b := range built {
 			p := outcome.Coverage[b.Name]
 			if b.Zero != nil {
 				if err := p.Merge("packages without tests", b.Zero); err != nil {
@@ -208,7 +218,6 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				}
 			}
 			cols = append(cols, platformCoverage{name: b.Name, header: b.Header, profile: p})
-			_ = i
 		}
 	}
 	if rep.junit != nil && o.junitXML != "" {
@@ -396,4 +405,16 @@ func writeStats(name string, out *distribute.Outcome, cols []platformCoverage, w
 		return err
 	}
 	return os.WriteFile(name, append(b, '\n'), 0o644)
+}
+
+// reportBuildError prints a failed build or go list step with the go
+// command's own output and returns the usage exit code.
+func reportBuildError(stderr io.Writer, g *group, err error) int {
+	var be *platforms.Error
+	if errors.As(err, &be) {
+		fmt.Fprintf(stderr, "covdist: %s (%s):\n%s\n", be.Step, g.name(), strings.TrimRight(be.Output, "\n"))
+	} else {
+		fmt.Fprintf(stderr, "covdist: %v\n", err)
+	}
+	return exitUsage
 }
