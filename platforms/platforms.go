@@ -420,6 +420,9 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 		}(i, round)
 	}
 	wg.Wait()
+	// Listers started before a failure still finish: Ready is never called
+	// after BuildTests returns.
+	l.wg.Wait()
 	var msgs []string
 	for _, err := range errs {
 		var e *Error
@@ -432,7 +435,6 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 	if len(msgs) > 0 {
 		return &Error{Step: "building test binaries", Output: filterWarnings(strings.Join(msgs, "\n"))}
 	}
-	l.wg.Wait()
 	return errors.Join(l.errs...)
 }
 

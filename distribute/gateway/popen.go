@@ -32,6 +32,12 @@ func (p *Popen) Open(ctx context.Context) (io.ReadWriteCloser, error) {
 	cmd := exec.Command(p.Path, p.Args...)
 	cmd.Dir = p.Dir
 	cmd.Env = append(os.Environ(), p.Env...)
+	return startStream(ctx, cmd)
+}
+
+// startStream starts cmd and returns a stream over its stdin and stdout;
+// its stderr is kept for error messages. Closing the stream ends it.
+func startStream(ctx context.Context, cmd *exec.Cmd) (io.ReadWriteCloser, error) {
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -46,7 +52,7 @@ func (p *Popen) Open(ctx context.Context) (io.ReadWriteCloser, error) {
 	// coordinator alone, which then ends each agent deliberately.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting agent %s: %w", p.Path, err)
+		return nil, fmt.Errorf("starting agent %s: %w", cmd.Path, err)
 	}
 	go func() {
 		s.waitErr = cmd.Wait()

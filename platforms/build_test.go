@@ -1,0 +1,149 @@
+package platforms
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestBinaryName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"example.com/m/calc", "calc.test"},
+		{"example.com/m", "m.test"},
+		{"example.com/m/v2", "m.test"},
+		{"example.com/m/v2/sub", "sub.test"},
+		{"example.com/m/v1", "v1.test"},
+	}
+	for _, tt := range tests {
+		if got := binaryName(tt.in); got != tt.want {
+			t.Errorf("binaryName(%q): got %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestHeader(t *testing.T) {
+	tests := []struct {
+		name string
+		t    Target
+		want string
+	}{
+		{"plain", Target{}, "platform linux/arm64, go1.26.8"},
+		{"exec", Target{Exec: []string{"qemu-aarch64"}}, "platform linux/arm64, go1.26.8 [exec=qemu-aarch64]"},
+		{"tags and env", Target{Tags: []string{"a", "b"}, Env: []string{"CGO_ENABLED=0"}}, "platform linux/arm64, go1.26.8 [tags=a,b env:CGO_ENABLED=0]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := header("linux/arm64", "go1.26.8", tt.t); got != tt.want {
+				t.Fatalf("got %q; want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func writeModule(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// Two packages named calc need two go invocations; every package with tests
+// is reported ready exactly once, with its tests (examples with output and
+// fuzz targets included, benchmarks not); an untested package's blocks come
+// back with zero counts.
+func TestBuildRoundsAndReady(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module with the go command")
+	}
+	dir := writeModule(t, map[string]string{
+		"go.mod":               "module example.com/m\n\ngo 1.22\n",
+		"calc/calc.go":         "package calc\n\nfunc Add(a, b int) int { return a + b }\n",
+		"calc/calc_test.go":    "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) { Add(1, 2) }\nfunc BenchmarkAdd(b *testing.B) {}\nfunc FuzzAdd(f *testing.F) { f.Fuzz(func(t *testing.T, a int) {}) }\n",
+		"calc/example_test.go": "package calc_test\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/m/calc\"\n)\n\nfunc ExampleAdd() {\n\tfmt.Println(calc.Add(0, 1))\n\t// Output: 1\n}\n",
+		"sub/calc/c.go":        "package calc\n\nfunc Mul(a, b int) int { return a * b }\n",
+		"sub/calc/c_test.go":   "package calc\n\nimport \"testing\"\n\nfunc TestMul(t *testing.T) { Mul(2, 3) }\n",
+		"notest/n.go":          "package notest\n\nfunc F(x int) int {\n\tif x > 0 {\n\t\treturn 1\n\t}\n\treturn 2\n}\n",
+	})
+	var mu sync.Mutex
+	ready := map[string][]string{}
+	calls := map[string]int{}
+	b, err := Build(context.Background(), Options{
+		ModuleDir: dir, Patterns: []string{"./..."}, CoverMode: "set", BinDir: t.TempDir(),
+		Ready: func(p *Package) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls[p.ImportPath]++
+			ready[p.ImportPath] = p.Tests
+			if _, err := os.Stat(p.Binary); err != nil {
+				t.Errorf("%s ready but its binary is missing: %v", p.ImportPath, err)
+			}
+		},
+	}, Target{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.ModulePath != "example.com/m" {
+		t.Errorf("got module path %q; want example.com/m", b.ModulePath)
+	}
+	want := map[string]string{
+		"example.com/m/calc":     "ExampleAdd FuzzAdd TestAdd",
+		"example.com/m/sub/calc": "TestMul",
+	}
+	for pkg, tests := range want {
+		if calls[pkg] != 1 {
+			t.Errorf("%s: Ready called %d times; want once", pkg, calls[pkg])
+		}
+		got := append([]string{}, ready[pkg]...)
+		sort.Strings(got)
+		if strings.Join(got, " ") != tests {
+			t.Errorf("%s: got tests %v; want %s", pkg, got, tests)
+		}
+	}
+	if len(calls) != len(want) {
+		t.Errorf("got Ready for %v; want only the packages with tests", calls)
+	}
+	if b.Zero == nil {
+		t.Fatal("got no zero profile for the untested package")
+	}
+	files, total := b.Zero.Summary()
+	if len(files) != 1 || !strings.HasSuffix(files[0].File, "notest/n.go") || total.Stmts != 3 || total.Miss != 3 {
+		t.Errorf("got zero profile %+v (total %+v); want notest/n.go with 3 missed statements", files, total)
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module with the go command")
+	}
+	tests := []struct {
+		name     string
+		files    map[string]string
+		patterns []string
+		want     string
+	}{
+		{"no match", map[string]string{"go.mod": "module example.com/e\n", "a/a.go": "package a\n"}, []string{"./nope/..."}, "nope"},
+		{"compile error", map[string]string{"go.mod": "module example.com/e\n", "a/a.go": "package a\n\nfunc F() int { return \"x\" }\n",
+			"a/a_test.go": "package a\n\nimport \"testing\"\n\nfunc TestF(t *testing.T) { F() }\n"}, []string{"./..."}, "cannot use \"x\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeModule(t, tt.files)
+			_, err := Build(context.Background(), Options{ModuleDir: dir, Patterns: tt.patterns, CoverMode: "set", BinDir: t.TempDir()}, Target{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v; want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
