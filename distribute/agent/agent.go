@@ -6,8 +6,8 @@
 //
 // The agent shares only the wire protocol with the coordinator, so the same
 // code serves a local pipe, an SSH channel, a socket or kubectl exec.
-// It imports coverage, distribute/wire and distribute/testjson, never the
-// coordinator.
+// It imports coverage, distribute/wire, distribute/testjson and
+// distribute/filesync, never the coordinator.
 package agent
 
 import (
@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/covdist/covdist/coverage"
+	"github.com/covdist/covdist/distribute/filesync"
 	"github.com/covdist/covdist/distribute/testjson"
 	"github.com/covdist/covdist/distribute/wire"
 )
@@ -42,6 +43,10 @@ type Options struct {
 // coordinator sends Shutdown, the stream ends, or ctx is done. A running
 // test process is ended (with its whole process group) when the stream ends,
 // so no test outlives its coordinator.
+//
+// A sync manifest is applied to the working directory (the Hello's Dir)
+// in its place among the units: after those sent before it end, before
+// those sent after it start.
 func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 	conn := wire.NewConn(r, w, nil)
 	wd, _ := os.Getwd()
@@ -58,7 +63,7 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	runs := make(chan *wire.Run, 16)
+	runs := make(chan job, 16)
 	readErr := make(chan error, 1)
 	go func() {
 		shutdown := false
@@ -87,7 +92,25 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 			}
 			switch m := m.(type) {
 			case *wire.Run:
-				runs <- m
+				runs <- job{run: m}
+			case *wire.SyncManifest:
+				// The sync reads its own frames: wait until the units
+				// before it are done, own the stream, then hand back.
+				s := &syncTurn{ready: make(chan struct{}), done: make(chan struct{})}
+				runs <- job{sync: s}
+				select {
+				case <-s.ready:
+				case <-ctx.Done():
+					readErr <- ctx.Err()
+					return
+				}
+				_, err := filesync.Apply(ctx, conn, wd, m)
+				close(s.done)
+				if err != nil {
+					readErr <- err
+					cancel()
+					return
+				}
 			case *wire.Shutdown:
 				// Finish the running unit, but keep reading: a stream
 				// closed meanwhile still ends the running test.
@@ -103,11 +126,16 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 	}()
 
 	a := &agent{conn: conn, tmp: tmp, tracker: coverage.NewTracker(), nice: opt.Nice}
-	for run := range runs {
+	for j := range runs {
 		if ctx.Err() != nil {
 			break
 		}
-		done := a.run(ctx, run)
+		if j.sync != nil {
+			close(j.sync.ready)
+			<-j.sync.done
+			continue
+		}
+		done := a.run(ctx, j.run)
 		if err := conn.Send(wire.KindDone, done); err != nil {
 			return err
 		}
@@ -117,6 +145,18 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 		return nil
 	}
 	return err
+}
+
+// job is a unit to run or a sync waiting for its turn.
+type job struct {
+	run  *wire.Run
+	sync *syncTurn
+}
+
+// syncTurn hands the stream from the unit loop to a sync and back.
+type syncTurn struct {
+	ready chan struct{} // the units before the sync are done
+	done  chan struct{} // the sync is done
 }
 
 type agent struct {

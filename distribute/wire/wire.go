@@ -3,7 +3,8 @@
 // SSH channel, a socket, the stdin/stdout of kubectl exec).
 //
 // A frame is a 4-byte big-endian payload length, one byte of message kind and
-// a JSON payload of that length. JSON keeps the protocol debuggable and
+// a JSON payload of that length (sync-blob alone appends raw content after
+// its JSON header and a newline, to spare base64's third). JSON keeps the protocol debuggable and
 // independent of Go versions on either side; coverage crosses it sparsely
 // (see coverage.Delta), so payloads stay small.
 //
@@ -16,6 +17,7 @@ package wire
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -45,6 +47,17 @@ const (
 	KindDone     Kind = 4 // agent -> coordinator: a unit finished (or crashed)
 	KindShutdown Kind = 5 // coordinator -> agent: finish and exit
 	KindLog      Kind = 6 // agent -> coordinator: a diagnostic line
+
+	// File sync, strictly request/response between units: the coordinator
+	// sends a manifest, the agent answers with the hashes it lacks (or a
+	// SyncDone carrying its refusal), the coordinator streams those blobs,
+	// and the agent answers SyncDone.
+	KindSyncManifest Kind = 7  // coordinator -> agent: the trees to mirror
+	KindSyncNeed     Kind = 8  // agent -> coordinator: content hashes it lacks
+	KindSyncBlob     Kind = 9  // coordinator -> agent: one chunk of one blob
+	KindSyncDone     Kind = 10 // agent -> coordinator: the sync's outcome
+
+	kindLast = KindSyncDone
 )
 
 func (k Kind) String() string {
@@ -61,6 +74,14 @@ func (k Kind) String() string {
 		return "shutdown"
 	case KindLog:
 		return "log"
+	case KindSyncManifest:
+		return "sync-manifest"
+	case KindSyncNeed:
+		return "sync-need"
+	case KindSyncBlob:
+		return "sync-blob"
+	case KindSyncDone:
+		return "sync-done"
 	}
 	return fmt.Sprintf("kind(%d)", byte(k))
 }
@@ -150,6 +171,82 @@ type Log struct {
 // Shutdown asks the agent to exit once its current unit is done.
 type Shutdown struct{}
 
+// SyncManifest lists every entry of the trees the agent must mirror under
+// its workspace root (Hello.Dir). Paths are slash-separated and relative to
+// that root. Entries under a tree that the manifest does not list are
+// removed; nothing outside the trees is touched. Files are sorted by Path.
+type SyncManifest struct {
+	Trees []string   `json:"trees"`
+	Files []SyncFile `json:"files"`
+}
+
+// SyncFile is one manifest entry: a regular file (Hash and Size), a
+// symbolic link (Link, relative and inside its tree) or an empty
+// directory (Dir).
+type SyncFile struct {
+	Path string `json:"path"`
+	Size int64  `json:"size,omitempty"`
+	Exec bool   `json:"x,omitempty"`    // the file is executable; the only mode bit carried
+	Hash string `json:"hash,omitempty"` // lowercase hex SHA-256 of the content
+	Link string `json:"link,omitempty"`
+	Dir  bool   `json:"dir,omitempty"`
+}
+
+// SyncNeed lists the content hashes the agent lacks, in the order it
+// expects their blobs.
+type SyncNeed struct {
+	Hashes []string `json:"hashes"`
+}
+
+// SyncBlob carries one chunk of a blob's content, at offset Off. A blob
+// arrives as consecutive chunks of at most SyncChunk bytes (before
+// compression); Flate marks a chunk compressed with compress/flate.
+//
+// Its payload is the JSON of the other fields, a newline, then Data raw:
+// content is most of a sync's bytes, and JSON would grow it by a third.
+type SyncBlob struct {
+	Hash  string `json:"hash"`
+	Off   int64  `json:"off"`
+	Data  []byte `json:"-"`
+	Flate bool   `json:"flate,omitempty"`
+}
+
+func (b *SyncBlob) marshal() ([]byte, error) {
+	hdr, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	p := make([]byte, 0, len(hdr)+1+len(b.Data))
+	p = append(append(append(p, hdr...), '\n'), b.Data...)
+	return p, nil
+}
+
+func (b *SyncBlob) unmarshal(p []byte) error {
+	hdr, data, ok := bytes.Cut(p, []byte{'\n'})
+	if !ok {
+		return errors.New("no newline after the header")
+	}
+	if err := json.Unmarshal(hdr, b); err != nil {
+		return err
+	}
+	b.Data = data
+	return nil
+}
+
+// SyncChunk bounds a SyncBlob's content, so a blob frame stays far below
+// MaxFrame even after base64.
+const SyncChunk = 1 << 20
+
+// SyncDone ends a sync: how many entries were written (unchanged ones are
+// not counted), how many stale ones removed, the content bytes received,
+// or why the agent refused or failed.
+type SyncDone struct {
+	Files   int    `json:"files"`
+	Removed int    `json:"removed,omitempty"`
+	Bytes   int64  `json:"bytes"`
+	Err     string `json:"err,omitempty"`
+}
+
 // Conn reads and writes frames on one stream. Send is safe for concurrent
 // use; Recv must be called from one goroutine.
 type Conn struct {
@@ -185,7 +282,16 @@ func (c *Conn) Bytes() (in, out int64) {
 
 // Send writes one message as a frame.
 func (c *Conn) Send(k Kind, msg any) error {
-	payload, err := json.Marshal(msg)
+	var payload []byte
+	var err error
+	switch b := msg.(type) {
+	case SyncBlob:
+		payload, err = b.marshal()
+	case *SyncBlob:
+		payload, err = b.marshal()
+	default:
+		payload, err = json.Marshal(msg)
+	}
 	if err != nil {
 		return fmt.Errorf("encoding %s frame: %w", k, err)
 	}
@@ -237,7 +343,7 @@ func ReadFrame(r io.Reader) (Kind, []byte, error) {
 	if n > MaxFrame {
 		return 0, nil, fmt.Errorf("%w: %s frame claims %d bytes, over the %d-byte limit", ErrFrame, k, n, MaxFrame)
 	}
-	if k < KindHello || k > KindLog {
+	if k < KindHello || k > kindLast {
 		return 0, nil, fmt.Errorf("%w: unknown kind %d", ErrFrame, byte(k))
 	}
 	p := make([]byte, n)
@@ -263,6 +369,18 @@ func Decode(k Kind, p []byte) (any, error) {
 		msg = new(Shutdown)
 	case KindLog:
 		msg = new(Log)
+	case KindSyncManifest:
+		msg = new(SyncManifest)
+	case KindSyncNeed:
+		msg = new(SyncNeed)
+	case KindSyncBlob:
+		b := new(SyncBlob)
+		if err := b.unmarshal(p); err != nil {
+			return nil, fmt.Errorf("%w: decoding %s payload: %v", ErrFrame, k, err)
+		}
+		return b, nil
+	case KindSyncDone:
+		msg = new(SyncDone)
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", ErrFrame, byte(k))
 	}

@@ -27,6 +27,11 @@ func TestRoundTrip(t *testing.T) {
 			Cover: &coverage.Delta{Mode: "set", Files: []string{"m/a.go"}, Blocks: []int64{0, 1, 2, 3, 4, 1, 1}}}},
 		{"shutdown", KindShutdown, &Shutdown{}},
 		{"log", KindLog, &Log{Text: "x"}},
+		{"sync-manifest", KindSyncManifest, &SyncManifest{Trees: []string{"src/p"}, Files: []SyncFile{
+			{Path: "src/p/x", Size: 3, Exec: true, Hash: "ab"}, {Path: "src/p/l", Link: "x"}, {Path: "src/p/d", Dir: true}}}},
+		{"sync-need", KindSyncNeed, &SyncNeed{Hashes: []string{"ab", "cd"}}},
+		{"sync-blob", KindSyncBlob, &SyncBlob{Hash: "ab", Off: 7, Data: []byte("raw\n\x00bytes\n"), Flate: true}},
+		{"sync-done", KindSyncDone, &SyncDone{Files: 2, Removed: 1, Bytes: 9, Err: "x"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,6 +122,7 @@ func FuzzReadFrame(f *testing.F) {
 	f.Add(frame(13, byte(KindRun), `{"id":1,"x":}`))
 	f.Add(frame(40, byte(KindDone), `{"unit":1,"results":[{"test":"T","status":"pass"}]}`))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 2})
+	f.Add(frame(17, byte(KindSyncBlob), "{\"hash\":\"ab\"}\nxyz"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := bytes.NewReader(b)
 		for {

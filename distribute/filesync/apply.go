@@ -1,0 +1,637 @@
+package filesync
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/covdist/covdist/distribute/wire"
+)
+
+// stamp is the modification time of every stored object. Materialised files
+// are hard links to their objects, so a test that writes into one changes
+// the object too; its modification time then differs from stamp, and the
+// object is treated as missing and fetched again rather than trusted.
+var stamp = time.Unix(946684800, 0) // 2000-01-01
+
+// emptyHash is the SHA-256 of no bytes; a file of size 0 must carry it.
+var emptyHash = func() string { s := sha256.Sum256(nil); return hex.EncodeToString(s[:]) }()
+
+// Apply is the agent's side of a sync: m has just arrived on conn, and
+// Apply mirrors it under root, the agent's workspace. It answers with the
+// hashes missing from root's content store, receives their blobs (checking
+// each against its hash before storing it), then removes entries of the
+// manifest's trees that m does not list, writes every listed entry as a hard
+// link to (or copy of) its stored object, and answers SyncDone.
+//
+// A refusal (an unsafe manifest, a symbolic link on the way out of root)
+// and a local failure (a full disk) are sent to the coordinator in SyncDone
+// and returned in it; the returned error is only for the stream: a broken
+// or out-of-order blob sequence, after which conn is unusable.
+//
+// Syncs into one root are serialised through a lock file in the store, so
+// workers sharing a host and a workspace do not trip over each other.
+func Apply(ctx context.Context, conn *wire.Conn, root string, m *wire.SyncManifest) (*wire.SyncDone, error) {
+	done := &wire.SyncDone{}
+	reply := func(err error) (*wire.SyncDone, error) {
+		if err != nil {
+			done.Err = err.Error()
+		}
+		return done, conn.Send(wire.KindSyncDone, done)
+	}
+	if err := Validate(m); err != nil {
+		return reply(fmt.Errorf("refusing the sync manifest: %w", err))
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return reply(fmt.Errorf("opening the workspace: %w", err))
+	}
+	defer r.Close()
+	a := &applier{r: r, m: m, entries: make(map[string]*wire.SyncFile, len(m.Files)), dirs: make(map[string]bool), trees: make(map[string]bool)}
+	for _, t := range m.Trees {
+		a.trees[t] = true
+	}
+	for i := range m.Files {
+		f := &m.Files[i]
+		a.entries[f.Path] = f
+		if f.Dir {
+			a.dirs[f.Path] = true
+		}
+		for d := path.Dir(f.Path); d != "."; d = path.Dir(d) {
+			a.dirs[d] = true
+		}
+	}
+	if err := a.checkOutside(); err != nil {
+		return reply(err)
+	}
+	if err := a.openStore(); err != nil {
+		return reply(err)
+	}
+	unlock, err := lockStore(ctx, r)
+	if err != nil {
+		return reply(fmt.Errorf("locking the content store: %w", err))
+	}
+	defer unlock()
+
+	need, sizes, err := a.missing()
+	if err != nil {
+		return reply(err)
+	}
+	if err := conn.Send(wire.KindSyncNeed, wire.SyncNeed{Hashes: need}); err != nil {
+		return done, err
+	}
+	for _, h := range need {
+		n, err := a.receive(ctx, conn, h, sizes[h])
+		done.Bytes += n
+		if err != nil {
+			return done, err
+		}
+	}
+	if a.failed != nil {
+		return reply(a.failed)
+	}
+	if err := a.prune(); err != nil {
+		return reply(err)
+	}
+	if err := a.materialise(); err != nil {
+		return reply(err)
+	}
+	a.collect()
+	done.Files, done.Removed = a.written, a.removed
+	return reply(nil)
+}
+
+type applier struct {
+	r       *os.Root
+	m       *wire.SyncManifest
+	trees   map[string]bool
+	entries map[string]*wire.SyncFile
+	dirs    map[string]bool // directories the manifest needs
+	made    map[string]bool // directories known to be real
+	exec    map[string]bool // hash -> the exec bit of its first file
+	failed  error           // the first local failure while receiving
+	written int
+	removed int
+}
+
+func objectName(hash string, exec bool) string {
+	if exec {
+		return ObjectsDir + "/" + hash + ".x"
+	}
+	return ObjectsDir + "/" + hash
+}
+
+func perm(exec bool) fs.FileMode {
+	if exec {
+		return 0o755
+	}
+	return 0o644
+}
+
+// checkOutside refuses to work through a symbolic link (or a file) between
+// root and a tree: the sync would land somewhere other than named.
+func (a *applier) checkOutside() error {
+	for _, t := range a.m.Trees {
+		for _, q := range ancestors(t) {
+			if treeOf(a.trees, q) != "" {
+				break // from here on, a tree's own stale entry, replaced
+			}
+			fi, err := a.r.Lstat(q)
+			if errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if !fi.IsDir() {
+				return fmt.Errorf("%w: %q, on the way to tree %q, is a %s in the workspace; not going through it",
+					ErrUnsafe, q, t, kindOf(fi.Mode()))
+			}
+		}
+	}
+	return nil
+}
+
+// ancestors returns p's proper ancestors, outermost first.
+func ancestors(p string) []string {
+	var out []string
+	for d := path.Dir(p); d != "."; d = path.Dir(d) {
+		out = append(out, d)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case m.IsRegular():
+		return "file"
+	}
+	return "special file"
+}
+
+func (a *applier) openStore() error {
+	fi, err := a.r.Lstat(ObjectsDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		err = a.r.Mkdir(ObjectsDir, 0o755)
+		if errors.Is(err, fs.ErrExist) {
+			fi, err = a.r.Lstat(ObjectsDir)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("opening the content store: %w", err)
+	}
+	if fi != nil && !fi.IsDir() {
+		return fmt.Errorf("%w: the content store %q is a %s", ErrUnsafe, ObjectsDir, kindOf(fi.Mode()))
+	}
+	return nil
+}
+
+// valid reports whether the stored object name holds size bytes untouched
+// since it was stored.
+func (a *applier) valid(name string, size int64, exec bool) bool {
+	fi, err := a.r.Lstat(name)
+	return err == nil && fi.Mode().IsRegular() && fi.Size() == size && fi.ModTime().Equal(stamp) && fi.Mode().Perm() == perm(exec)
+}
+
+func (a *applier) has(hash string, size int64) bool {
+	return a.valid(objectName(hash, false), size, false) || a.valid(objectName(hash, true), size, true)
+}
+
+// missing returns the hashes the store lacks, in manifest order, and every
+// hash's size. Empty content is stored on the spot.
+func (a *applier) missing() ([]string, map[string]int64, error) {
+	var need []string
+	sizes := make(map[string]int64)
+	a.exec = make(map[string]bool)
+	for _, f := range a.m.Files {
+		if f.Link != "" || f.Dir {
+			continue
+		}
+		if _, seen := sizes[f.Hash]; seen {
+			continue
+		}
+		sizes[f.Hash] = f.Size
+		a.exec[f.Hash] = f.Exec
+		if a.has(f.Hash, f.Size) {
+			continue
+		}
+		if f.Size == 0 {
+			if err := a.store(nil, f.Hash, f.Exec); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		need = append(need, f.Hash)
+	}
+	return need, sizes, nil
+}
+
+// store makes a verified object from a temporary file in the store (or from
+// nothing, when tmp is nil) by stamping and renaming it.
+func (a *applier) store(tmp *string, hash string, exec bool) error {
+	name := objectName(hash, exec)
+	src := ""
+	if tmp != nil {
+		src = *tmp
+	} else {
+		src = tempName(ObjectsDir + "/x")
+		f, err := a.r.OpenFile(src, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return fmt.Errorf("storing %s: %w", hash, err)
+		}
+		f.Close()
+	}
+	if err := a.r.Chmod(src, perm(exec)); err != nil {
+		a.r.Remove(src)
+		return fmt.Errorf("storing %s: %w", hash, err)
+	}
+	if err := a.r.Chtimes(src, stamp, stamp); err != nil {
+		a.r.Remove(src)
+		return fmt.Errorf("storing %s: %w", hash, err)
+	}
+	if err := a.r.Rename(src, name); err != nil {
+		a.r.Remove(src)
+		return fmt.Errorf("storing %s: %w", hash, err)
+	}
+	return nil
+}
+
+// receive reads one blob's chunks from conn and returns the content bytes
+// read and a stream error. A local failure (a full disk, content that does
+// not match its hash) goes to a.failed instead: the stream stays in step,
+// since the blob is read to its end regardless, and once one blob failed
+// the rest are read and dropped.
+func (a *applier) receive(ctx context.Context, conn *wire.Conn, hash string, size int64) (int64, error) {
+	var (
+		f   *os.File
+		tmp string
+		err error
+	)
+	if a.failed == nil {
+		tmp = tempName(ObjectsDir + "/x")
+		f, err = a.r.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			a.failed = fmt.Errorf("storing %s: %w", hash, err)
+		}
+	}
+	fail := func(err error) {
+		if a.failed == nil {
+			a.failed = err
+		}
+		if f != nil {
+			f.Close()
+			a.r.Remove(tmp)
+			f = nil
+		}
+	}
+	h := sha256.New()
+	var got int64
+	for got < size {
+		if err := ctx.Err(); err != nil {
+			fail(err)
+			return got, err
+		}
+		k, p, err := conn.Recv()
+		if err != nil {
+			fail(err)
+			return got, fmt.Errorf("receiving content %s: %w", hash, err)
+		}
+		if k != wire.KindSyncBlob {
+			fail(errors.New("sync cut short"))
+			return got, fmt.Errorf("%w: expected sync-blob for %s, got %s", wire.ErrFrame, hash, k)
+		}
+		msg, err := wire.Decode(k, p)
+		if err != nil {
+			fail(err)
+			return got, err
+		}
+		b := msg.(*wire.SyncBlob)
+		if b.Hash != hash || b.Off != got {
+			fail(errors.New("sync out of order"))
+			return got, fmt.Errorf("%w: expected content %s at offset %d, got %q at %d", wire.ErrFrame, hash, got, b.Hash, b.Off)
+		}
+		data := b.Data
+		if b.Flate {
+			data, err = inflate(b.Data)
+			if err != nil {
+				fail(err)
+				return got, fmt.Errorf("%w: content %s at offset %d: %v", wire.ErrFrame, hash, got, err)
+			}
+		}
+		if len(data) == 0 || len(data) > wire.SyncChunk || int64(len(data)) > size-got {
+			fail(errors.New("sync chunk out of bounds"))
+			return got, fmt.Errorf("%w: content %s: chunk of %d bytes at offset %d of %d", wire.ErrFrame, hash, len(data), got, size)
+		}
+		got += int64(len(data))
+		h.Write(data)
+		if f != nil {
+			if _, err := f.Write(data); err != nil {
+				fail(fmt.Errorf("storing %s: %w", hash, err))
+			}
+		}
+	}
+	if f == nil {
+		return got, nil
+	}
+	if err := f.Close(); err != nil {
+		a.r.Remove(tmp)
+		a.failed = fmt.Errorf("storing %s: %w", hash, err)
+		return got, nil
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); sum != hash {
+		a.r.Remove(tmp)
+		a.failed = fmt.Errorf("content sent as %s hashes to %s (did the file change during the sync?)", hash, sum)
+		return got, nil
+	}
+	a.failed = a.store(&tmp, hash, a.exec[hash])
+	return got, nil
+}
+
+// inflate decompresses one chunk, refusing more than SyncChunk bytes.
+func inflate(z []byte) ([]byte, error) {
+	fr := flate.NewReader(bytes.NewReader(z))
+	defer fr.Close()
+	data, err := io.ReadAll(io.LimitReader(fr, wire.SyncChunk+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > wire.SyncChunk {
+		return nil, fmt.Errorf("chunk inflates past %d bytes", wire.SyncChunk)
+	}
+	return data, nil
+}
+
+func tempName(near string) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return path.Join(path.Dir(near), ".covdist-tmp-"+hex.EncodeToString(b[:]))
+}
+
+// prune removes, within each tree, every entry the manifest does not list
+// (or lists as another kind), outer trees first.
+func (a *applier) prune() error {
+	trees := append([]string(nil), a.m.Trees...)
+	sort.Slice(trees, func(i, j int) bool { return len(trees[i]) < len(trees[j]) })
+	for _, t := range trees {
+		// An outer tree's prune may have made the way here a real directory,
+		// or removed it; either way nothing on it may be a link any more.
+		reachable := true
+		for _, q := range ancestors(t) {
+			fi, err := a.r.Lstat(q)
+			if errors.Is(err, fs.ErrNotExist) {
+				reachable = false
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if !fi.IsDir() {
+				if treeOf(a.trees, q) == "" {
+					return fmt.Errorf("%w: %q, on the way to tree %q, is a %s; not going through it", ErrUnsafe, q, t, kindOf(fi.Mode()))
+				}
+				reachable = false // a stale entry of an outer tree, replaced below
+				break
+			}
+		}
+		if !reachable {
+			continue
+		}
+		fi, err := a.r.Lstat(t)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := a.pruneEntry(t, fi.Mode()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *applier) pruneEntry(p string, mode fs.FileMode) error {
+	if mode.IsDir() {
+		if !a.dirs[p] {
+			a.removed++
+			return a.r.RemoveAll(p)
+		}
+		d, err := a.r.Open(p)
+		if err != nil {
+			return err
+		}
+		ents, err := d.ReadDir(-1)
+		d.Close()
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if err := a.pruneEntry(p+"/"+e.Name(), e.Type()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if f := a.entries[p]; f != nil {
+		if f.Link != "" && mode&fs.ModeSymlink != 0 || f.Link == "" && !f.Dir && mode.IsRegular() {
+			return nil
+		}
+	}
+	a.removed++
+	return a.r.Remove(p)
+}
+
+// materialise writes every entry, leaving alone those already in place.
+func (a *applier) materialise() error {
+	a.made = make(map[string]bool)
+	for i := range a.m.Files {
+		f := &a.m.Files[i]
+		var err error
+		switch {
+		case f.Dir:
+			err = a.mkdirs(f.Path)
+		case f.Link != "":
+			err = a.link(f)
+		default:
+			err = a.file(f)
+		}
+		if err != nil {
+			return fmt.Errorf("writing %q: %w", f.Path, err)
+		}
+	}
+	return nil
+}
+
+// mkdirs makes d and its parents real directories. Within a tree, a file or
+// link in the way is stale and replaced; outside every tree it is refused.
+func (a *applier) mkdirs(d string) error {
+	for _, q := range append(ancestors(d), d) {
+		if a.made[q] {
+			continue
+		}
+		fi, err := a.r.Lstat(q)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if err := a.r.Mkdir(q, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+		case err != nil:
+			return err
+		case fi.IsDir():
+		case treeOf(a.trees, q) == "":
+			return fmt.Errorf("%w: %q is a %s outside the synced trees; not going through it", ErrUnsafe, q, kindOf(fi.Mode()))
+		default:
+			if err := a.r.Remove(q); err != nil {
+				return err
+			}
+			a.removed++
+			if err := a.r.Mkdir(q, 0o755); err != nil {
+				return err
+			}
+		}
+		a.made[q] = true
+	}
+	return nil
+}
+
+// replace renames tmp over p, clearing a directory in the way.
+func (a *applier) replace(tmp, p string) error {
+	if fi, err := a.r.Lstat(p); err == nil && fi.IsDir() {
+		if err := a.r.RemoveAll(p); err != nil {
+			return err
+		}
+	}
+	if err := a.r.Rename(tmp, p); err != nil {
+		a.r.Remove(tmp)
+		return err
+	}
+	a.written++
+	return nil
+}
+
+func (a *applier) link(f *wire.SyncFile) error {
+	t, err := linkTarget(f.Path, f.Link, treeOf(a.trees, f.Path))
+	if err != nil {
+		return err
+	}
+	target := canonicalLink(f.Path, t)
+	if err := a.mkdirs(path.Dir(f.Path)); err != nil {
+		return err
+	}
+	if fi, err := a.r.Lstat(f.Path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		if old, err := a.r.Readlink(f.Path); err == nil && old == target {
+			return nil
+		}
+	}
+	tmp := tempName(f.Path)
+	if err := a.r.Symlink(target, tmp); err != nil {
+		return err
+	}
+	return a.replace(tmp, f.Path)
+}
+
+func (a *applier) file(f *wire.SyncFile) error {
+	obj, err := a.object(f.Hash, f.Size, f.Exec)
+	if err != nil {
+		return err
+	}
+	if err := a.mkdirs(path.Dir(f.Path)); err != nil {
+		return err
+	}
+	if fi, err := a.r.Lstat(f.Path); err == nil && fi.Mode().IsRegular() {
+		if ofi, err := a.r.Lstat(obj); err == nil && os.SameFile(fi, ofi) {
+			return nil
+		}
+	}
+	tmp := tempName(f.Path)
+	if err := a.r.Link(obj, tmp); err != nil {
+		// No hard links here (another file system, a FAT volume): copy.
+		if err := a.copy(obj, tmp, f.Exec); err != nil {
+			return err
+		}
+	}
+	return a.replace(tmp, f.Path)
+}
+
+// object returns the stored object for hash with the wanted exec bit, made
+// from the other variant when only that is stored: a hard link shares its
+// mode, so each variant is its own file.
+func (a *applier) object(hash string, size int64, exec bool) (string, error) {
+	name := objectName(hash, exec)
+	if a.valid(name, size, exec) {
+		return name, nil
+	}
+	other := objectName(hash, !exec)
+	if !a.valid(other, size, !exec) {
+		return "", fmt.Errorf("content %s is missing from the store", hash)
+	}
+	tmp := tempName(name)
+	if err := a.copy(other, tmp, exec); err != nil {
+		return "", err
+	}
+	return name, a.store(&tmp, hash, exec)
+}
+
+func (a *applier) copy(from, to string, exec bool) error {
+	in, err := a.r.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := a.r.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm(exec))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		a.r.Remove(to)
+		return err
+	}
+	if err := out.Close(); err != nil {
+		a.r.Remove(to)
+		return err
+	}
+	return a.r.Chmod(to, perm(exec))
+}
+
+// collect removes stored objects this manifest does not use, and leftovers
+// of interrupted syncs, so the store does not grow with every rebuild of a
+// test binary. Materialised files keep their content through their own
+// links. It runs under the store lock, so no other sync is mid-way.
+func (a *applier) collect() {
+	keep := make(map[string]bool)
+	for _, f := range a.m.Files {
+		if f.Hash != "" {
+			keep[f.Hash] = true
+		}
+	}
+	d, err := a.r.Open(ObjectsDir)
+	if err != nil {
+		return
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	for _, n := range names {
+		if n == lockName || keep[strings.TrimSuffix(n, ".x")] {
+			continue
+		}
+		a.r.Remove(ObjectsDir + "/" + n)
+	}
+}
