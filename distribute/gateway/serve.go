@@ -1,0 +1,278 @@
+package gateway
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// AgentSubsystem is the SSH subsystem a covdist serve offers: an agent in
+// a fresh workspace of its own.
+const AgentSubsystem = "covdist-agent"
+
+// Server is `covdist serve`: a socket server for workers that a coordinator
+// reaches with --tx socket=host:port. Unlike execnet's socketserver, which
+// evaluates whatever arrives, it speaks the SSH protocol: every connection is
+// encrypted, the server proves itself with a host key that clients pin in
+// known_hosts, and a client is let in only with a key listed in the
+// authorized keys file. A client that is not is dropped during the
+// handshake, before anything runs. Each session runs one agent process in a
+// workspace of its own, removed when the session ends.
+type Server struct {
+	// HostKey is the server's private key file; created (ed25519) when missing.
+	HostKey string
+	// AuthorizedKeys is an OpenSSH authorized_keys file; required.
+	AuthorizedKeys string
+	// WorkDir holds the sessions' workspaces; default a new temporary directory.
+	WorkDir string
+	// Agent is the command that runs an agent on stdin/stdout; default
+	// this executable with the argument "agent".
+	Agent []string
+	// MaxConns bounds concurrent connections; default 64.
+	MaxConns int
+	// Log receives one line per connection event; default os.Stderr.
+	Log io.Writer
+
+	signer     ssh.Signer
+	authorized map[string]bool
+}
+
+// LoadHostKey reads the host key, creating it first when missing, and
+// returns its public half.
+func (s *Server) LoadHostKey() (ssh.PublicKey, error) {
+	b, err := os.ReadFile(s.HostKey)
+	if errors.Is(err, os.ErrNotExist) {
+		_, priv, gerr := ed25519.GenerateKey(rand.Reader)
+		if gerr != nil {
+			return nil, gerr
+		}
+		block, merr := ssh.MarshalPrivateKey(priv, "covdist serve")
+		if merr != nil {
+			return nil, merr
+		}
+		if err := os.MkdirAll(filepath.Dir(s.HostKey), 0o700); err != nil {
+			return nil, err
+		}
+		b = pem.EncodeToMemory(block)
+		if err := os.WriteFile(s.HostKey, b, 0o600); err != nil {
+			return nil, fmt.Errorf("writing the new host key: %w", err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("reading the host key: %w", err)
+	}
+	signer, err := ssh.ParsePrivateKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("host key %s: %w", s.HostKey, err)
+	}
+	s.signer = signer
+	return signer.PublicKey(), nil
+}
+
+// KnownHostsLine is the line a client adds to its known_hosts to trust this
+// server at addr.
+func KnownHostsLine(addr string, key ssh.PublicKey) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err == nil && port != "22" {
+		addr = "[" + host + "]:" + port
+	} else if err == nil {
+		addr = host
+	}
+	return addr + " " + string(trimNewline(ssh.MarshalAuthorizedKey(key)))
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func (s *Server) loadAuthorized() error {
+	if s.AuthorizedKeys == "" {
+		return errors.New("an authorized keys file is required: only its keys may connect")
+	}
+	b, err := os.ReadFile(s.AuthorizedKeys)
+	if err != nil {
+		return fmt.Errorf("reading authorized keys: %w", err)
+	}
+	s.authorized = make(map[string]bool)
+	for len(b) > 0 {
+		key, _, _, rest, err := ssh.ParseAuthorizedKey(b)
+		if err != nil {
+			break // no more keys (ParseAuthorizedKey skips comments and blanks)
+		}
+		s.authorized[string(key.Marshal())] = true
+		b = rest
+	}
+	if len(s.authorized) == 0 {
+		return fmt.Errorf("%s holds no keys: nobody could connect", s.AuthorizedKeys)
+	}
+	return nil
+}
+
+func (s *Server) logf(format string, args ...any) {
+	w := s.Log
+	if w == nil {
+		w = os.Stderr
+	}
+	fmt.Fprintf(w, "covdist serve: "+format+"\n", args...)
+}
+
+// Serve accepts connections on ln until ctx ends.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.signer == nil {
+		if _, err := s.LoadHostKey(); err != nil {
+			return err
+		}
+	}
+	if err := s.loadAuthorized(); err != nil {
+		return err
+	}
+	if s.WorkDir == "" {
+		dir, err := os.MkdirTemp("", "covdist-serve-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		s.WorkDir = dir
+	}
+	if len(s.Agent) == 0 {
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		s.Agent = []string{self, "agent"}
+	}
+	max := s.MaxConns
+	if max <= 0 {
+		max = 64
+	}
+	cfg := &ssh.ServerConfig{
+		PublicKeyCallback: func(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			if s.authorized[string(key.Marshal())] {
+				return &ssh.Permissions{Extensions: map[string]string{"key": ssh.FingerprintSHA256(key)}}, nil
+			}
+			return nil, fmt.Errorf("key %s is not authorized", ssh.FingerprintSHA256(key))
+		},
+		MaxAuthTries:  6,
+		ServerVersion: "SSH-2.0-covdist-serve",
+	}
+	cfg.AddHostKey(s.signer)
+
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	slots := make(chan struct{}, max)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			s.logf("%s: refused, %d connections already", conn.RemoteAddr(), max)
+			conn.Close()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			s.handle(ctx, conn, cfg)
+		}()
+	}
+}
+
+func (s *Server) handle(ctx context.Context, conn net.Conn, cfg *ssh.ServerConfig) {
+	defer conn.Close()
+	// A client gets ten seconds to authenticate.
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	sconn, chans, reqs, err := ssh.NewServerConn(conn, cfg)
+	if err != nil {
+		s.logf("%s: dropped before anything ran: %v", conn.RemoteAddr(), err)
+		return
+	}
+	conn.SetDeadline(time.Time{})
+	defer sconn.Close()
+	who := fmt.Sprintf("%s (%s)", sconn.RemoteAddr(), sconn.Permissions.Extensions["key"])
+	s.logf("%s: authenticated", who)
+	go ssh.DiscardRequests(reqs) // keepalives get their (negative) answer
+	go func() {
+		<-ctx.Done()
+		sconn.Close()
+	}()
+	for nc := range chans {
+		if nc.ChannelType() != "session" {
+			nc.Reject(ssh.UnknownChannelType, "only sessions")
+			continue
+		}
+		ch, creqs, err := nc.Accept()
+		if err != nil {
+			continue
+		}
+		go s.session(who, ch, creqs)
+	}
+}
+
+// session runs one agent when asked for the covdist-agent subsystem, and
+// refuses everything else (exec, shell, pty).
+func (s *Server) session(who string, ch ssh.Channel, reqs <-chan *ssh.Request) {
+	defer ch.Close()
+	for req := range reqs {
+		if req.Type != "subsystem" || len(req.Payload) < 4 || string(req.Payload[4:]) != AgentSubsystem {
+			if req.Type != "env" {
+				s.logf("%s: refused a %q request", who, req.Type)
+			}
+			req.Reply(false, nil)
+			continue
+		}
+		req.Reply(true, nil)
+		code := s.runAgent(who, ch)
+		ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
+		return
+	}
+}
+
+func (s *Server) runAgent(who string, ch ssh.Channel) int {
+	dir, err := os.MkdirTemp(s.WorkDir, "session-")
+	if err != nil {
+		fmt.Fprintf(ch.Stderr(), "covdist serve: making a workspace: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	cmd := exec.Command(s.Agent[0], s.Agent[1:]...)
+	cmd.Dir = dir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = ch, ch, ch.Stderr()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	s.logf("%s: agent started in %s", who, dir)
+	err = cmd.Run()
+	s.logf("%s: agent ended (%v); workspace removed", who, err)
+	if cmd.ProcessState != nil {
+		return cmd.ProcessState.ExitCode()
+	}
+	return 1
+}

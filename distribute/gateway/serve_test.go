@@ -1,0 +1,195 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/covdist/covdist/distribute/wire"
+	"golang.org/x/crypto/ssh"
+)
+
+// userKey writes a fresh ed25519 private key and returns its path and public key.
+func userKey(t *testing.T, dir, name string) (string, ssh.PublicKey) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, sp
+}
+
+type served struct {
+	addr     string
+	work     string
+	log      *bytes.Buffer
+	hostKey  ssh.PublicKey
+	userKey  string
+	otherKey string
+	dir      string
+}
+
+// startServe runs a real covdist serve on loopback whose agent is the
+// stand-in agent of ssh_test.go.
+func startServe(t *testing.T) *served {
+	t.Helper()
+	t.Setenv("SSH_AUTH_SOCK", "")
+	dir := t.TempDir()
+	s := &served{dir: dir, work: filepath.Join(dir, "work"), log: &bytes.Buffer{}}
+	var pub ssh.PublicKey
+	s.userKey, pub = userKey(t, dir, "user_key")
+	s.otherKey, _ = userKey(t, dir, "other_key")
+	auth := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(auth, append([]byte("# the only key allowed\n"), ssh.MarshalAuthorizedKey(pub)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(s.work, 0o755)
+	srv := &Server{
+		HostKey: filepath.Join(dir, "host_key"), AuthorizedKeys: auth, WorkDir: s.work, Log: s.log,
+		Agent: []string{"/usr/bin/env", stubEnv + "=1", os.Args[0]},
+	}
+	var err error
+	if s.hostKey, err = srv.LoadHostKey(); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.addr = ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return s
+}
+
+// client is a socket= gateway to s using key, trusting the known_hosts lines given.
+func (s *served) client(t *testing.T, key string, known ...string) *SSH {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(s.addr)
+	p, _ := strconv.Atoi(port)
+	cfg := filepath.Join(t.TempDir(), "ssh_config")
+	os.WriteFile(cfg, []byte("Host *\n  IdentityFile "+key+"\n  IdentitiesOnly yes\n"), 0o600)
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(kh, []byte(strings.Join(known, "\n")+"\n"), 0o600)
+	return &SSH{Host: host, Port: p, Subsystem: AgentSubsystem, ConfigFile: cfg, KnownHosts: []string{kh}, Keepalive: -1}
+}
+
+func TestServeRunsAgentInOwnWorkspace(t *testing.T) {
+	s := startServe(t)
+	g := s.client(t, s.userKey, KnownHostsLine(s.addr, s.hostKey))
+	if !strings.HasPrefix(g.String(), "socket=127.0.0.1:") {
+		t.Errorf("got %q; want socket=127.0.0.1:PORT", g.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stream, err := g.Open(ctx)
+	if err != nil {
+		t.Fatalf("open: %v\nserver log:\n%s", err, s.log)
+	}
+	conn := wire.NewConn(stream, stream, stream)
+	hello, err := wire.Handshake(conn, wire.Hello{Agent: "test"})
+	if err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	if filepath.Dir(hello.Dir) != s.work || !strings.HasPrefix(filepath.Base(hello.Dir), "session-") {
+		t.Errorf("got agent dir %q; want a fresh session- directory in %s", hello.Dir, s.work)
+	}
+	stream.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(hello.Dir); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("workspace %s still there after the session ended", hello.Dir)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestServeRefuses(t *testing.T) {
+	s := startServe(t)
+	tests := []struct {
+		name  string
+		key   string
+		known []string
+		want  string
+	}{
+		{"unauthorized key", s.otherKey, []string{KnownHostsLine(s.addr, s.hostKey)}, "unable to authenticate"},
+		{"server not pinned", s.userKey, nil, "SHA256:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := s.client(t, tt.key, tt.known...)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			stream, err := g.Open(ctx)
+			if err == nil {
+				stream.Close()
+				t.Fatal("got a stream; want a refusal")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v; want an error containing %q", err, tt.want)
+			}
+			entries, _ := os.ReadDir(s.work)
+			if len(entries) != 0 {
+				t.Fatalf("got %d workspaces; want none: nothing may run for a refused client", len(entries))
+			}
+		})
+	}
+}
+
+// Only the agent subsystem runs: a client asking for a command is refused.
+func TestServeRefusesExec(t *testing.T) {
+	s := startServe(t)
+	signerBytes, _ := os.ReadFile(s.userKey)
+	signer, err := ssh.ParsePrivateKey(signerBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ssh.Dial("tcp", s.addr, &ssh.ClientConfig{
+		User: "x", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.FixedHostKey(s.hostKey), Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if err := sess.Run("id"); err == nil {
+		t.Fatal("got an exec run; want it refused")
+	}
+}
