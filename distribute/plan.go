@@ -47,6 +47,20 @@ type Binary struct {
 type Worker struct {
 	ID      string // gw0, gw1, ...
 	Gateway Gateway
+	// Remote says the worker does not share this machine's files: each
+	// package's binary and directory, and Plan.Sync's extra directories,
+	// are synchronised into its workspace before it runs them.
+	Remote bool
+}
+
+// Sync says where local files live, so remote workers get them at the same
+// places relative to their workspace: binaries under bin/, module files
+// under src/.
+type Sync struct {
+	ModuleDir string   // the main module's root
+	BinDir    string   // where the test binaries are built
+	Dirs      []string // --rsyncdir directories, synchronised once per worker
+	Ignore    []string // --rsyncignore globs
 }
 
 // Platform is one environment the plan runs tests in, with its own
@@ -79,6 +93,8 @@ type Plan struct {
 	Estimator   Estimator     // may be nil
 	Version     string        // sent to agents in the hello
 	Boxed       bool          // every test in its own process
+	// Sync is needed when any worker is Remote.
+	Sync *Sync
 	// Feed, when not nil, brings packages whose test binaries became ready
 	// after the run started (their builds overlap the first tests); the
 	// run ends only after it is closed.
@@ -91,6 +107,9 @@ type Arrival struct {
 	Package  string
 	Binary   Binary
 	Tests    []string
+	// NotRun, when set, reports every one of Tests as not run, with this
+	// reason, instead of running them: the platform could not build them.
+	NotRun string
 }
 
 // Estimator predicts a test's duration from earlier runs.

@@ -62,6 +62,7 @@ type workerState struct {
 	gone     bool // given up on: not to be restarted
 	everUp   bool
 	conn     *wire.Conn
+	gen      int // which connection; messages of an older one are stale
 }
 
 type msgKind int
@@ -75,6 +76,7 @@ const (
 
 type msg struct {
 	kind  msgKind
+	gen   int
 	w     *workerState
 	hello *wire.Hello
 	event *wire.Event
@@ -84,6 +86,7 @@ type msg struct {
 }
 
 type coordinator struct {
+	syncs       *manifests
 	ctx         context.Context
 	feed        <-chan Arrival
 	plan        *Plan
@@ -115,6 +118,7 @@ func Run(ctx context.Context, plan *Plan, rep Reporter) (*Outcome, error) {
 	c := &coordinator{
 		ctx:       ctx,
 		feed:      plan.Feed,
+		syncs:     &manifests{sync: plan.Sync},
 		plan:      plan,
 		rep:       rep,
 		msgs:      make(chan msg, 256),
@@ -167,7 +171,7 @@ func Run(ctx context.Context, plan *Plan, rep Reporter) (*Outcome, error) {
 	for waiting > 0 {
 		select {
 		case m := <-c.msgs:
-			if m.kind == msgDead {
+			if m.kind == msgDead && m.gen == m.w.gen {
 				waiting--
 				if m.w.conn != nil {
 					in, _ := m.w.conn.Bytes()
@@ -186,15 +190,22 @@ func Run(ctx context.Context, plan *Plan, rep Reporter) (*Outcome, error) {
 	return &c.out, err
 }
 
-// addTest collects one test, once.
+// addTest collects one test, once, and queues it.
 func (c *coordinator) addTest(pl *Platform, pkg, name string) {
+	if c.collect(pl, pkg, name) {
+		c.pools[pl.Name].add(pkg, name, c.estimate(pl.Name, pkg, name))
+	}
+}
+
+// collect makes a test one to report; false when it already is.
+func (c *coordinator) collect(pl *Platform, pkg, name string) bool {
 	k := testKey{pl.Name, pkg, name}
 	if _, dup := c.tests[k]; dup {
-		return
+		return false
 	}
 	c.tests[k] = &testState{}
 	c.pkgLeft[[2]string{pl.Name, pkg}]++
-	c.pools[pl.Name].add(pkg, name, c.estimate(pl.Name, pkg, name))
+	return true
 }
 
 // arrive adds a package whose binary became ready during the run.
@@ -202,6 +213,23 @@ func (c *coordinator) arrive(a Arrival) {
 	for _, pl := range c.plan.Platforms {
 		if pl.Name != a.Platform {
 			continue
+		}
+		if a.NotRun != "" {
+			// Its package never built here: reported, never queued.
+			c.pkgFail[[2]string{pl.Name, a.Package}] = true
+			var fresh []string
+			for _, t := range a.Tests {
+				if c.collect(pl, a.Package, t) {
+					fresh = append(fresh, t)
+				}
+			}
+			for _, t := range fresh {
+				c.finalize(pl.Name, a.Package, t, NotRun, "", a.NotRun, "")
+			}
+			if len(a.Tests) == 0 {
+				c.rep.PackageDone(pl.Name, a.Package, true, 0)
+			}
+			return
 		}
 		pl.Binaries[a.Package] = a.Binary
 		for _, t := range a.Tests {
@@ -233,22 +261,36 @@ func (c *coordinator) estimate(platform, pkg, test string) float64 {
 func (c *coordinator) start(ctx context.Context, w *workerState) {
 	w.assign = make(chan *unit, 1)
 	w.alive = false
+	w.gen++
+	gen := w.gen
 	assign := w.assign
+	send := func(m msg) {
+		m.gen, m.w = gen, w
+		c.msgs <- m
+	}
 	go func() {
 		stream, err := w.Gateway.Open(ctx)
 		if err != nil {
-			c.msgs <- msg{kind: msgDead, w: w, err: err}
+			send(msg{kind: msgDead, err: err})
 			return
 		}
 		conn := wire.NewConn(stream, stream, stream)
 		hello, err := wire.Handshake(conn, wire.Hello{Agent: c.plan.Version})
+		if err == nil && w.Remote {
+			err = c.pushDirs(ctx, conn)
+		}
 		if err != nil {
 			stream.Close()
-			c.msgs <- msg{kind: msgDead, w: w, err: err}
+			send(msg{kind: msgDead, err: err, conn: conn})
 			return
 		}
-		c.msgs <- msg{kind: msgUp, w: w, hello: hello, conn: conn}
-		// Writer: units to run, then a shutdown when assign closes.
+		var rs *remoteState
+		if w.Remote {
+			rs = &remoteState{root: hello.Dir, synced: make(map[string]bool), replies: make(chan frame, 4), conn: conn}
+		}
+		send(msg{kind: msgUp, hello: hello, conn: conn})
+		// Writer: units to run (synchronising what they need first, on a
+		// remote worker), then a shutdown when assign closes.
 		go func() {
 			for u := range assign {
 				run := &wire.Run{
@@ -257,6 +299,15 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 					Args: u.platform.Args, Env: u.platform.Env, Exec: u.platform.Exec,
 					Timeout: c.plan.Timeout, CoverMode: c.plan.CoverMode,
 				}
+				if rs != nil {
+					bin, dir, err := c.prepare(ctx, rs, u)
+					if err != nil {
+						stream.Close()
+						send(msg{kind: msgDead, err: err})
+						return
+					}
+					run.Binary, run.Dir = bin, dir
+				}
 				if err := conn.Send(wire.KindRun, run); err != nil {
 					stream.Close()
 					return
@@ -264,31 +315,43 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 			}
 			_ = conn.Send(wire.KindShutdown, wire.Shutdown{})
 			// The agent exits after a shutdown; give it a moment, then close.
-			t := time.AfterFunc(5*time.Second, func() { stream.Close() })
-			_ = t
+			time.AfterFunc(5*time.Second, func() { stream.Close() })
 		}()
 		for {
 			k, p, err := conn.Recv()
 			if err != nil {
 				stream.Close()
-				c.msgs <- msg{kind: msgDead, w: w, err: err}
+				if rs != nil {
+					close(rs.replies)
+				}
+				send(msg{kind: msgDead, err: err})
 				return
+			}
+			if rs != nil && (k == wire.KindSyncNeed || k == wire.KindSyncDone) {
+				rs.replies <- frame{k, p}
+				continue
 			}
 			m, err := wire.Decode(k, p)
 			if err != nil {
 				stream.Close()
-				c.msgs <- msg{kind: msgDead, w: w, err: err}
+				if rs != nil {
+					close(rs.replies)
+				}
+				send(msg{kind: msgDead, err: err})
 				return
 			}
 			switch m := m.(type) {
 			case *wire.Event:
-				c.msgs <- msg{kind: msgEvent, w: w, event: m}
+				send(msg{kind: msgEvent, event: m})
 			case *wire.Done:
-				c.msgs <- msg{kind: msgDone, w: w, done: m}
+				send(msg{kind: msgDone, done: m})
 			case *wire.Log:
 			default:
 				stream.Close()
-				c.msgs <- msg{kind: msgDead, w: w, err: fmt.Errorf("unexpected %s frame from agent", k)}
+				if rs != nil {
+					close(rs.replies)
+				}
+				send(msg{kind: msgDead, err: fmt.Errorf("unexpected %s frame from agent", k)})
 				return
 			}
 		}
@@ -324,6 +387,9 @@ func (c *coordinator) loop(ctx context.Context) error {
 
 func (c *coordinator) handle(m msg) {
 	w := m.w
+	if m.gen != w.gen {
+		return // from a connection already handled as dead
+	}
 	switch m.kind {
 	case msgUp:
 		w.alive, w.everUp, w.conn = true, true, m.conn
@@ -697,6 +763,7 @@ func (c *coordinator) onDead(w *workerState, err error) {
 	}
 	wasAlive := w.alive
 	w.alive = false
+	w.gen++ // anything more from this connection is stale
 	if w.assign != nil {
 		close(w.assign) // ends the old writer goroutine
 		w.assign = nil

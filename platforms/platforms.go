@@ -102,11 +102,9 @@ func (r *runner) env() []string {
 	if r.t.GOARCH != "" {
 		env = append(env, "GOARCH="+r.t.GOARCH)
 	}
-	goBin := "go"
 	if r.t.Go != "" && !strings.Contains(r.t.Go, "/") {
 		env = append(env, "GOTOOLCHAIN="+r.t.Go)
 	}
-	_ = goBin
 	return append(env, r.t.Env...)
 }
 
@@ -176,7 +174,7 @@ func Build(ctx context.Context, opt Options, t Target) (*Built, error) {
 // quickly, before anything is built.
 func Probe(ctx context.Context, opt Options, t Target) (*Built, error) {
 	r := &runner{t: t, dir: opt.ModuleDir}
-	out, _, err := r.run(ctx, "go env", "env", "-json", "GOOS", "GOARCH", "GOVERSION", "GOMOD")
+	out, _, err := r.run(ctx, "setting up the toolchain (go env)", "env", "-json", "GOOS", "GOARCH", "GOVERSION", "GOMOD")
 	if err != nil {
 		return nil, err
 	}

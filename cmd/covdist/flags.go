@@ -65,6 +65,9 @@ Examples:
   covdist -n 4 --cov-report=out:cover.out ./... && go tool cover -html=cover.out
   covdist -n 4 ./... -- -short          pass -short to every test binary
   covdist -x --timeout=30s ./pkg/...    stop at the first failure, 30s per test
+  covdist --dist=each --tx 2*popen --tx popen//goarch=386 \
+      --tx 'popen//goarch=arm64//exec=qemu-aarch64' --tx popen//go=go1.24.0 ./...
+                                        every test on four platforms, one table
 
 Flags:
 `
@@ -76,6 +79,14 @@ Distribution modes (--dist):
            the longest run first (durations are remembered between runs),
            and idle workers take the work busy ones have not started
   loadpkg  as load, but a package's tests stay together in one process
+  each     every test runs on every platform: each distinct --tx platform
+           (goos=, goarch=, go=, tags=, env:NAME=, exec=) is built once and
+           its tests spread over its workers as in load; the table gets a
+           header line and a Cover column per platform ('-' where a platform
+           never compiled a file), and out:DIR/ writes one profile per
+           platform beside DIR/combined.out. A platform that cannot build is
+           reported with the go command's error and its tests as not run;
+           the others go on. Load modes refuse several platforms.
 
 Nothing is lost: a test that crashes its process (panic, os.Exit, a signal,
 or --timeout) is reported once as crashed, with its output and worker; the
@@ -102,7 +113,7 @@ func setupFlags(name string) (*pflag.FlagSet, *options) {
 	fs.SortFlags = false
 	fs.StringVarP(&o.numProcesses, "numprocesses", "n", "", "run `N` local workers (or \"auto\": one per CPU); implies --dist=load")
 	fs.BoolVarP(&o.distLoad, "d", "d", false, "shortcut for --dist=load")
-	fs.StringVar(&o.dist, "dist", "", "distribution `mode`: no, load, loadpkg (see below)")
+	fs.StringVar(&o.dist, "dist", "", "distribution `mode`: no, load, loadpkg, each (see below)")
 	fs.StringArrayVar(&o.tx, "tx", nil, "add workers by execution `spec`, e.g. 4*popen (repeatable)")
 	fs.StringArrayVar(&o.px, "px", nil, "a proxy gateway `spec` that runs no tests itself (repeatable)")
 	fs.StringArrayVar(&o.rsyncDirs, "rsyncdir", nil, "a `dir` to synchronise to remote workers (repeatable)")

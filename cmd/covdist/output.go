@@ -84,6 +84,7 @@ type reporter struct {
 	skipped    int
 	notRun     int
 	perPlat    map[string]*[4]int // passed, failed, skipped, not run
+	notBuilt   map[string]string  // platforms that could not build: what failed
 	failures   []distribute.Result
 	junit      []distribute.Result
 	lastStatus time.Time
@@ -287,9 +288,20 @@ func (r *reporter) summary(d time.Duration, workers int) {
 			plats = append(plats, p)
 		}
 		sort.Strings(plats)
+		for p := range r.notBuilt {
+			if r.perPlat[p] == nil {
+				plats = append(plats, p) // nothing to list its tests from
+				r.perPlat[p] = new([4]int)
+			}
+		}
+		sort.Strings(plats)
 		for _, p := range plats {
 			c := r.perPlat[p]
-			fmt.Fprintf(r.human, "  %s: %d passed, %d failed, %d skipped, %d not run\n", p, c[0], c[1], c[2], c[3])
+			why := ""
+			if step, ok := r.notBuilt[p]; ok {
+				why = " (did not build: " + step + ")"
+			}
+			fmt.Fprintf(r.human, "  %s: %d passed, %d failed, %d skipped, %d not run%s\n", p, c[0], c[1], c[2], c[3], why)
 		}
 	}
 	fmt.Fprintf(r.human, "(%s)\n", tail)

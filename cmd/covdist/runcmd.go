@@ -93,15 +93,22 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// Probe every distinct platform (quick), then start the workers and
 	// build side by side: each package's tests are scheduled as soon as its
 	// binary is linked, as go test overlaps building and running.
-	built := make([]*platforms.Built, len(groups))
-	for i, g := range groups {
-		b, err := platforms.Probe(ctx, platforms.Options{ModuleDir: moduleDir}, g.target)
-		if err != nil {
-			return reportBuildError(stderr, groups[i], err)
+	// A platform that cannot build is reported, with its tests as not run,
+	// while the others go on; a run of one platform ends with its error.
+	groups, built, buildErrs := probeGroups(ctx, moduleDir, groups)
+	modulePath := ""
+	for i, b := range built {
+		if buildErrs[i] == nil {
+			modulePath = b.ModulePath
+			break
 		}
-		built[i] = b
 	}
-	modulePath := built[0].ModulePath
+	if modulePath == "" {
+		for i, err := range buildErrs {
+			reportBuildError(stderr, groups[i], err)
+		}
+		return exitUsage
+	}
 
 	hist := loadHistory(moduleDir)
 	feed := make(chan distribute.Arrival)
@@ -125,6 +132,9 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		pl := &distribute.Platform{Name: b.Name, Header: b.Header, Binaries: make(map[string]distribute.Binary),
 			Args: o.testArgs, Env: groups[i].target.Env, Exec: groups[i].target.Exec}
 		for range groups[i].specs {
+			if buildErrs[i] != nil {
+				break
+			}
 			gw := &gateway.Popen{Path: self, Args: []string{"agent"}, Name: "popen"}
 			pl.Workers = append(pl.Workers, distribute.Worker{ID: fmt.Sprintf("gw%d", nWorkers), Gateway: gw})
 			nWorkers++
@@ -138,10 +148,13 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
-	buildErrs := make([]error, len(groups))
 	var collected atomic.Int64
+	var arrived arrivals
 	var wg sync.WaitGroup
 	for i, b := range built {
+		if buildErrs[i] != nil {
+			continue
+		}
 		wg.Add(1)
 		go func(i int, b *platforms.Built) {
 			defer wg.Done()
@@ -149,6 +162,7 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				ModuleDir: moduleDir, Patterns: packages, Cov: o.cov, CoverMode: coverMode,
 				BinDir: filepath.Join(binDir, fmt.Sprint(i)), Progress: term.status,
 				Ready: func(p *platforms.Package) {
+					arrived.add(i, p.ImportPath)
 					collected.Add(int64(len(p.Tests)))
 					select {
 					case feed <- distribute.Arrival{Platform: b.Name, Package: p.ImportPath,
@@ -157,17 +171,19 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 					}
 				},
 			})
-			if buildErrs[i] != nil {
+			if buildErrs[i] != nil && len(built) == 1 {
 				cancelRun() // a build failure ends the run: exit 2 with the compiler's errors
 			}
 		}(i, b)
 	}
 	go func() {
 		wg.Wait()
+		notBuilt(runCtx, feed, built, buildErrs, &arrived)
 		close(feed)
 	}()
 
 	rep := newReporter(o, term, jsonW, human, &collected, len(plan.Platforms) > 1)
+	rep.notBuilt = make(map[string]string)
 	if o.verbose {
 		for _, b := range built {
 			fmt.Fprintln(human, b.Header)
@@ -177,11 +193,25 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cancelRun()
 	wg.Wait()
 	term.clear()
+	// A build ended by our own cancellation (-x stopped the run) is not an
+	// error of its own. With every platform failed, it is a build error
+	// (exit 2); with some built, the others' tests were reported not run
+	// (exit 1).
+	failedBuild := make(map[string]bool)
 	for i, err := range buildErrs {
-		// A build ended by our own cancellation (-x stopped the run, or
-		// another platform's build failed first) is not an error of its own.
 		if err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
-			return reportBuildError(stderr, groups[i], err)
+			failedBuild[built[i].Name] = true
+		}
+	}
+	if len(failedBuild) > 0 {
+		for i, err := range buildErrs {
+			if failedBuild[built[i].Name] {
+				reportBuildError(stderr, groups[i], err)
+				rep.notBuilt[built[i].Name] = stepOf(err)
+			}
+		}
+		if len(failedBuild) == len(built) {
+			return exitUsage
 		}
 	}
 	if outcome != nil {
@@ -210,6 +240,9 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var cols []platformCoverage
 	if coverMode != "" && outcome != nil {
 		for _, b := range built {
+			if failedBuild[b.Name] {
+				continue // what it ran of its tests would misstate its coverage
+			}
 			p := outcome.Coverage[b.Name]
 			if b.Zero != nil {
 				if err := p.Merge("packages without tests", b.Zero); err != nil {
@@ -247,7 +280,7 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if rep.failed > 0 || rep.crashed > 0 {
 		return exitFailed
 	}
-	if rep.notRun > 0 {
+	if rep.notRun > 0 || len(failedBuild) > 0 {
 		return exitFailed
 	}
 	return gateCode
@@ -319,15 +352,17 @@ func applyConfig(o *options, moduleDir string) error {
 type group struct {
 	target platforms.Target
 	specs  []xspec.Spec
+	label  string // the platform's name in reports, once probed
 }
 
 func (g *group) name() string {
-	n := g.target.GOOS + "/" + g.target.GOARCH
-	if n == "/" {
-		n = "this machine"
+	if g.label != "" {
+		return g.label
 	}
-	if g.target.Go != "" {
-		n += " " + g.target.Go
+	t := g.target
+	n := qualifiedName(defaultStr(t.GOOS, hostGOOS())+"/"+defaultStr(t.GOARCH, hostGOARCH()), "", t)
+	if len(t.Exec) > 0 {
+		n += " exec=" + strings.Join(t.Exec, " ")
 	}
 	return n
 }
@@ -349,8 +384,8 @@ func workerGroups(o *options) ([]*group, distribute.Mode, error) {
 		if s.Type != "popen" {
 			return nil, "", fmt.Errorf("--tx %q: %s workers are not available in this release yet; use popen", raw, s.Type)
 		}
-		if s.Via != "" || s.Chdir != "" || s.Go != "" || s.GOOS != "" || s.GOARCH != "" || len(s.Tags) > 0 || s.Exec != "" || len(s.Env) > 0 {
-			return nil, "", fmt.Errorf("--tx %q: platform keys (go, goos, goarch, tags, exec, env, chdir, via) are not available in this release yet", raw)
+		if s.Via != "" || s.Chdir != "" {
+			return nil, "", fmt.Errorf("--tx %q: the keys via and chdir are for remote workers, which are not available in this release yet", raw)
 		}
 		specs = append(specs, s.Expand()...)
 	}
@@ -369,13 +404,20 @@ func workerGroups(o *options) ([]*group, distribute.Mode, error) {
 			mode = distribute.No
 		}
 	}
-	if mode == distribute.Each {
-		return nil, "", errors.New("--dist=each is not available in this release yet")
-	}
-	if len(specs) == 0 || mode == distribute.No {
+	if len(specs) == 0 {
 		specs = []xspec.Spec{{Raw: "popen", Count: 1, Type: "popen"}}
 	}
-	return []*group{{specs: specs}}, mode, nil
+	// One platform per distinct (goos, goarch, go, tags, env, exec): built
+	// once, its tests spread over its workers. Only each mode runs a test
+	// on more than one.
+	groups := groupSpecs(specs)
+	if err := checkMode(mode, groups); err != nil {
+		return nil, "", err
+	}
+	if mode == distribute.No {
+		groups[0].specs = groups[0].specs[:1]
+	}
+	return groups, mode, nil
 }
 
 // platformCoverage is one platform's merged coverage.

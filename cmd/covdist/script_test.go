@@ -52,6 +52,7 @@ func TestScript(t *testing.T) {
 		Setup:               scriptSetup,
 		UpdateScripts:       updating(),
 		RequireExplicitExec: true,
+		Condition:           scriptCondition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exitcode":    cmdExitCode,
 			"cmpcover":    negatable(cmdCmpCover),
@@ -60,6 +61,7 @@ func TestScript(t *testing.T) {
 			"junit":       negatable(cmdJUnit),
 			"cmptable":    cmdCmpTable,
 			"summary":     cmdSummary,
+			"coltotals":   cmdColTotals,
 		},
 	})
 }
@@ -131,7 +133,68 @@ func scriptSetup(env *testscript.Env) error {
 	env.Setenv("TERM", "dumb")
 	// What a user gets: testscript asks for system tracebacks.
 	env.Setenv("GOTRACEBACK", "single")
+	// The matrix fixture is the README's, so it is used in place, not copied.
+	matrix, err := filepath.Abs(filepath.Join("..", "..", "testdata", "matrix"))
+	if err != nil {
+		return err
+	}
+	env.Setenv("MATRIX", matrix)
 	return nil
+}
+
+// scriptCondition adds [absent:PROG] to testscript's conditions: true when
+// PROG is not on PATH, for a script to skip; but under CI=true an absent
+// program is an error that fails the script, as make test installs the real
+// parts first (scripts/deps.sh).
+func scriptCondition(cond string) (bool, error) {
+	prog, ok := strings.CutPrefix(cond, "absent:")
+	if !ok {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	if _, err := exec.LookPath(prog); err == nil {
+		return false, nil
+	}
+	if os.Getenv("CI") == "true" {
+		return false, fmt.Errorf("%s is not installed: under CI=true that fails the script (scripts/deps.sh installs it)", prog)
+	}
+	return true, nil
+}
+
+// cmdColTotals checks a multi-platform coverage table against go tool cover:
+// coltotals OUTPUT DIR. For the Cover column and each platform's column, the
+// TOTAL row must say what go tool cover -func says of DIR/combined.out and
+// of that platform's DIR/<name>.out (its name with '/' as '-' and ' ' as
+// '_'). The table must have been printed with --cov-precision=1, go tool
+// cover's precision.
+func cmdColTotals(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: coltotals OUTPUT DIR")
+	}
+	table := strings.Split(strings.TrimRight(tableOf(ts, args[0]), "\n"), "\n")
+	// Columns are two or more spaces apart; a platform's name may hold one.
+	cols := regexp.MustCompile(`\s{2,}`).Split(strings.TrimSpace(table[0]), -1)
+	total := strings.Fields(table[len(table)-1])
+	if len(cols) != len(total) || len(cols) < 6 {
+		ts.Fatalf("want a table with two platform columns or more; got header %q and TOTAL %q", cols, total)
+	}
+	files := map[int]string{3: "combined.out"}
+	for i := 4; i < len(cols) && cols[i] != "Missing"; i++ {
+		files[i] = strings.NewReplacer("/", "-", " ", "_").Replace(cols[i]) + ".out"
+	}
+	for i, f := range files {
+		name := filepath.Join(args[1], f)
+		if err := ts.Exec("go", "tool", "cover", "-func="+name); err != nil {
+			ts.Fatalf("go tool cover -func=%s: %v\n%s", name, err, ts.ReadFile("stderr"))
+		}
+		m := regexp.MustCompile(`(?m)^total:\s+\(statements\)\s+(\S+)$`).FindStringSubmatch(ts.ReadFile("stdout"))
+		if m == nil {
+			ts.Fatalf("go tool cover -func=%s printed no total line", name)
+		}
+		if m[1] != total[i] {
+			ts.Fatalf("column %q: TOTAL says %s; go tool cover -func=%s says %s", cols[i], total[i], name, m[1])
+		}
+		ts.Logf("column %q: TOTAL %s, as go tool cover says of %s", cols[i], total[i], f)
+	}
 }
 
 // cmdExitCode runs a command and fails unless it exits with the given code:
@@ -359,9 +422,10 @@ type testEvent struct {
 }
 
 // cmdOneTerminal checks a --json event file: oneterminal FILE [N].
-// Every top-level test has exactly one terminal event (pass, fail or skip),
-// every test event names its platform, and every test that ran names its
-// worker; with N, the file holds exactly N top-level tests.
+// Every top-level test has exactly one terminal event (pass, fail or skip)
+// on each platform, every test event names its platform, and every test that
+// ran names its worker; with N, the file holds exactly N top-level tests
+// (counted once per platform).
 func cmdOneTerminal(ts *testscript.TestScript, args []string) error {
 	if len(args) != 1 && len(args) != 2 {
 		ts.Fatalf("usage: oneterminal FILE [N]")
@@ -369,7 +433,7 @@ func cmdOneTerminal(ts *testscript.TestScript, args []string) error {
 	f, err := os.Open(ts.MkAbs(args[0]))
 	ts.Check(err)
 	defer f.Close()
-	type key struct{ pkg, test string }
+	type key struct{ platform, pkg, test string }
 	terminal := map[key][]string{}
 	ran := map[key]bool{}
 	var problems []string
@@ -389,7 +453,7 @@ func cmdOneTerminal(ts *testscript.TestScript, args []string) error {
 			problems = append(problems, fmt.Sprintf("line %d: %s event of %s has no Platform", n, e.Action, e.Test))
 		}
 		top, _, sub := strings.Cut(e.Test, "/")
-		k := key{e.Package, top}
+		k := key{e.Platform, e.Package, top}
 		if _, ok := terminal[k]; !ok {
 			terminal[k] = nil
 		}
@@ -409,7 +473,7 @@ func cmdOneTerminal(ts *testscript.TestScript, args []string) error {
 	ts.Check(sc.Err())
 	for k, acts := range terminal {
 		if len(acts) != 1 {
-			problems = append(problems, fmt.Sprintf("%s %s: terminal events %v; want exactly one", k.pkg, k.test, acts))
+			problems = append(problems, fmt.Sprintf("%s %s (%s): terminal events %v; want exactly one", k.pkg, k.test, k.platform, acts))
 		}
 	}
 	if len(args) == 2 {
@@ -527,7 +591,9 @@ func cmdCmpTable(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 var summaryLine = regexp.MustCompile(`(?m)^(\d+) passed, (\d+) failed, (\d+) skipped$`)
-var notRunPart = regexp.MustCompile(`(\d+) not run`)
+
+// notRunPart reads the closing line, not the per-platform lines above it.
+var notRunPart = regexp.MustCompile(`(?m)^\((?:.*, )?(\d+) not run;`)
 
 // cmdSummary checks the summary of covdist's human output in a file:
 // summary FILE PASSED FAILED SKIPPED NOTRUN, or summary FILE -total N when

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/covdist/covdist/distribute"
+)
+
+// workerGroups makes one group per distinct platform, however the specs
+// spell it, and refuses several platforms outside each mode.
+func TestWorkerGroups(t *testing.T) {
+	host := hostGOOS() + "/" + hostGOARCH()
+	tests := []struct {
+		name    string
+		dist    string
+		n       string
+		tx      []string
+		want    []string // each group: its name and worker count
+		wantErr string
+	}{
+		{name: "default", want: []string{host + " x1"}},
+		{name: "n", n: "3", want: []string{host + " x3"}},
+		{name: "no keeps one worker", dist: "no", tx: []string{"3*popen"}, want: []string{host + " x1"}},
+		{name: "no on another platform", dist: "no", tx: []string{"popen//goarch=386"}, want: []string{hostGOOS() + "/386 x1"}},
+		{name: "each", dist: "each", tx: []string{"2*popen", "popen//goarch=386", "popen//goarch=arm64//exec=qemu-aarch64 -L /x"},
+			want: []string{host + " x2", hostGOOS() + "/386 x1", hostGOOS() + "/arm64 exec=qemu-aarch64 -L /x x1"}},
+		{name: "one platform spelled twice", dist: "each", tx: []string{"popen", "popen//goarch=" + hostGOARCH() + "//goos=" + hostGOOS()},
+			want: []string{host + " x2"}},
+		{name: "tags and env in any order", dist: "each", tx: []string{"popen//tags=a,b//env:X=1//env:Y=2", "popen//env:Y=2//env:X=1//tags=b,a"},
+			want: []string{host + " tags=a,b env:X=1 env:Y=2 x2"}},
+		{name: "each with -n", dist: "each", n: "2", tx: []string{"popen//go=go1.24.0"},
+			want: []string{host + " x2", host + " go1.24.0 x1"}},
+		{name: "load over platforms", tx: []string{"popen", "popen//goarch=386"}, wantErr: "--dist=load sends each test to one worker, but the --tx specs name 2 platforms"},
+		{name: "loadpkg over platforms", dist: "loadpkg", tx: []string{"popen//tags=x", "popen"}, wantErr: "use --dist=each"},
+		{name: "no over platforms", dist: "no", tx: []string{"popen//go=go1.24.0", "popen"}, wantErr: "--dist=no runs every test once on one worker"},
+		{name: "remote keys", dist: "each", tx: []string{"popen//chdir=/tmp"}, wantErr: "not available in this release yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &options{dist: tt.dist, numProcesses: tt.n, tx: tt.tx}
+			groups, mode, err := workerGroups(o)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got error %v; want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.dist != "" && mode != distribute.Mode(tt.dist) {
+				t.Errorf("got mode %q; want %q", mode, tt.dist)
+			}
+			var got []string
+			for _, g := range groups {
+				got = append(got, g.name()+" x"+string(rune('0'+len(g.specs))))
+			}
+			if strings.Join(got, "; ") != strings.Join(tt.want, "; ") {
+				t.Errorf("got groups %q; want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,156 @@
+package distribute
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/covdist/covdist/distribute/filesync"
+	"github.com/covdist/covdist/distribute/wire"
+)
+
+// Remote workers see their own file system. Each package's test binary and
+// directory are synchronised into the worker's workspace before its first
+// unit there (by content hash, so a second run sends only what changed), and
+// the unit's paths are rewritten to the workspace.
+
+// remotePath maps a local file under base to where it lives in a workspace.
+func remotePath(base, prefix, local string) (string, error) {
+	rel, err := filepath.Rel(base, local)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("%s is outside %s", local, base)
+	}
+	return path.Join(prefix, filepath.ToSlash(rel)), nil
+}
+
+// manifests builds and caches one sync manifest per package (and one for
+// the --rsyncdir directories), shared by every worker.
+type manifests struct {
+	sync *Sync
+	mu   sync.Mutex
+	byID map[string]*filesync.Manifest
+}
+
+func (m *manifests) get(id string, trees []filesync.Tree) (*filesync.Manifest, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if mf, ok := m.byID[id]; ok {
+		return mf, nil
+	}
+	mf, err := filesync.Build(trees, m.sync.Ignore)
+	if err != nil {
+		return nil, err
+	}
+	if m.byID == nil {
+		m.byID = make(map[string]*filesync.Manifest)
+	}
+	m.byID[id] = mf
+	return mf, nil
+}
+
+// packageTrees says what a package needs on a remote worker, and where.
+func (m *manifests) packageTrees(b Binary) (trees []filesync.Tree, bin, dir string, err error) {
+	if bin, err = remotePath(m.sync.BinDir, "bin", b.Path); err != nil {
+		return nil, "", "", err
+	}
+	if dir, err = remotePath(m.sync.ModuleDir, "src", b.Dir); err != nil {
+		return nil, "", "", err
+	}
+	return []filesync.Tree{{Local: b.Path, Remote: bin}, {Local: b.Dir, Remote: dir}}, bin, dir, nil
+}
+
+// dirTrees maps the --rsyncdir directories: inside the module, to the same
+// place under src/; outside it, under ext/ by base name.
+func (m *manifests) dirTrees() ([]filesync.Tree, error) {
+	var trees []filesync.Tree
+	for _, d := range m.sync.Dirs {
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return nil, err
+		}
+		remote, err := remotePath(m.sync.ModuleDir, "src", abs)
+		if err != nil {
+			remote = path.Join("ext", filepath.Base(abs))
+		}
+		trees = append(trees, filesync.Tree{Local: abs, Remote: remote})
+	}
+	return trees, nil
+}
+
+// syncConn is the coordinator's end of a worker's stream during a sync: it
+// sends on the stream and reads the agent's sync replies, which the worker's
+// reader goroutine routes to it.
+type syncConn struct {
+	conn    *wire.Conn
+	replies <-chan frame
+}
+
+type frame struct {
+	kind    wire.Kind
+	payload []byte
+}
+
+func (s *syncConn) Send(k wire.Kind, m any) error { return s.conn.Send(k, m) }
+func (s *syncConn) Bytes() (int64, int64)         { return s.conn.Bytes() }
+func (s *syncConn) Recv() (wire.Kind, []byte, error) {
+	f, ok := <-s.replies
+	if !ok {
+		return 0, nil, io.ErrUnexpectedEOF
+	}
+	return f.kind, f.payload, nil
+}
+
+// remoteState is one remote worker connection's view of its workspace.
+type remoteState struct {
+	root    string // the agent's workspace, from its hello
+	synced  map[string]bool
+	replies chan frame
+	conn    *wire.Conn
+}
+
+// prepare syncs what unit u needs and returns the paths it has there.
+func (c *coordinator) prepare(ctx context.Context, rs *remoteState, u *unit) (bin, dir string, err error) {
+	if c.syncs == nil || c.plan.Sync == nil {
+		return "", "", errors.New("a remote worker needs Plan.Sync")
+	}
+	trees, bin, dir, err := c.syncs.packageTrees(u.binary)
+	if err != nil {
+		return "", "", err
+	}
+	key := u.platform.Name + "\x00" + u.pkg
+	if !rs.synced[key] {
+		mf, err := c.syncs.get(key, trees)
+		if err != nil {
+			return "", "", fmt.Errorf("reading files of %s to sync: %w", u.pkg, err)
+		}
+		if _, err := filesync.Push(ctx, &syncConn{conn: rs.conn, replies: rs.replies}, mf); err != nil {
+			return "", "", fmt.Errorf("syncing %s: %w", u.pkg, err)
+		}
+		rs.synced[key] = true
+	}
+	return path.Join(rs.root, bin), path.Join(rs.root, dir), nil
+}
+
+// pushDirs syncs the --rsyncdir directories once, right after the hello.
+func (c *coordinator) pushDirs(ctx context.Context, conn *wire.Conn) error {
+	if c.plan.Sync == nil || len(c.plan.Sync.Dirs) == 0 {
+		return nil
+	}
+	trees, err := c.syncs.dirTrees()
+	if err != nil {
+		return err
+	}
+	mf, err := c.syncs.get("\x00rsyncdirs", trees)
+	if err != nil {
+		return fmt.Errorf("reading --rsyncdir files: %w", err)
+	}
+	if _, err := filesync.Push(ctx, conn, mf); err != nil {
+		return fmt.Errorf("syncing --rsyncdir directories: %w", err)
+	}
+	return nil
+}
