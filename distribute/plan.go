@@ -193,6 +193,9 @@ type Outcome struct {
 	Overhead float64
 	// MergeSeconds is the time spent merging coverage deltas.
 	MergeSeconds float64
+	// SyncBytes is the file content sent to remote workers; SyncWire the
+	// frame bytes those syncs took (manifests included).
+	SyncBytes, SyncWire int64
 }
 
 // Duration is one measured test duration.

@@ -128,9 +128,12 @@ func (c *coordinator) prepare(ctx context.Context, rs *remoteState, u *unit) (bi
 		if err != nil {
 			return "", "", fmt.Errorf("reading files of %s to sync: %w", u.pkg, err)
 		}
-		if _, err := filesync.Push(ctx, &syncConn{conn: rs.conn, replies: rs.replies}, mf); err != nil {
+		st, err := filesync.Push(ctx, &syncConn{conn: rs.conn, replies: rs.replies}, mf)
+		if err != nil {
 			return "", "", fmt.Errorf("syncing %s: %w", u.pkg, err)
 		}
+		c.syncBytes.Add(st.Bytes)
+		c.syncWire.Add(st.Wire)
 		rs.synced[key] = true
 	}
 	return path.Join(rs.root, bin), path.Join(rs.root, dir), nil
@@ -149,8 +152,11 @@ func (c *coordinator) pushDirs(ctx context.Context, conn *wire.Conn) error {
 	if err != nil {
 		return fmt.Errorf("reading --rsyncdir files: %w", err)
 	}
-	if _, err := filesync.Push(ctx, conn, mf); err != nil {
+	st, err := filesync.Push(ctx, conn, mf)
+	if err != nil {
 		return fmt.Errorf("syncing --rsyncdir directories: %w", err)
 	}
+	c.syncBytes.Add(st.Bytes)
+	c.syncWire.Add(st.Wire)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/covdist/covdist/coverage"
@@ -87,6 +88,8 @@ type msg struct {
 
 type coordinator struct {
 	syncs       *manifests
+	syncBytes   atomic.Int64 // file content sent to remote workers
+	syncWire    atomic.Int64 // frame bytes those syncs took
 	ctx         context.Context
 	feed        <-chan Arrival
 	plan        *Plan
@@ -187,6 +190,7 @@ func Run(ctx context.Context, plan *Plan, rep Reporter) (*Outcome, error) {
 		c.out.Overhead = c.overheadSum / float64(c.overheadN)
 	}
 	c.out.Restarts = c.restarts
+	c.out.SyncBytes, c.out.SyncWire = c.syncBytes.Load(), c.syncWire.Load()
 	return &c.out, err
 }
 
@@ -414,6 +418,7 @@ func (c *coordinator) dispatch() {
 			continue
 		}
 		p := c.pools[w.platform.Name]
+		p.arriving = c.feed != nil
 		b := p.next(c.live(w.platform))
 		if b == nil {
 			continue

@@ -26,6 +26,9 @@ const (
 	defaultEstimate = 0.05
 	// minBatchStarts is how many process start-ups a batch's estimated work must outweigh.
 	minBatchStarts = 4
+	// bigPackageStarts is how many process start-ups' worth of work makes a
+	// package worth splitting while others are still being built.
+	bigPackageStarts = 30
 	// maxRegexp bounds the -test.run pattern of one unit, well inside Linux's
 	// 128 KiB limit on one argument.
 	maxRegexp = 60 << 10
@@ -40,6 +43,7 @@ type pkgQueue struct {
 	pkg   string
 	tests []item // pending, longest first
 	cover []string
+	piece float64 // the size of the pieces it is being cut into while packages arrive
 }
 
 func (q *pkgQueue) total() float64 {
@@ -54,6 +58,9 @@ func (q *pkgQueue) total() float64 {
 type pool struct {
 	mode     Mode
 	boxed    bool
+	// arriving says packages are still being built: the pool does not yet
+	// hold the run's remaining work.
+	arriving bool
 	pkgs     map[string]*pkgQueue
 	isolate  []Test // suspects of a crash, each to run alone
 	overhead float64
@@ -200,16 +207,35 @@ func (p *pool) next(live int) *batch {
 }
 
 // batchSize says how many of q's longest tests the next unit takes.
+//
+// While packages still arrive from the build, the pool does not know the
+// run's remaining work, and more is coming to keep the other workers busy:
+// a package then goes whole, unless it is big on its own (bigPackageStarts
+// process start-ups' worth), when it is cut into one piece per worker.
+// Once everything has arrived, guided self-scheduling evens out the end.
 func (p *pool) batchSize(q *pkgQueue, live int) int {
 	if live < 1 {
 		live = 1
 	}
-	var remaining float64
-	for _, qq := range p.pkgs {
-		remaining += qq.total()
+	min := minBatchStarts * p.overhead
+	var target float64
+	if p.arriving {
+		if q.piece == 0 {
+			total := q.total()
+			if total < bigPackageStarts*p.overhead {
+				return len(q.tests)
+			}
+			q.piece = total / float64(live)
+		}
+		target = q.piece
+	} else {
+		var remaining float64
+		for _, qq := range p.pkgs {
+			remaining += qq.total()
+		}
+		target = remaining / float64(3*live)
 	}
-	target := remaining / float64(3*live)
-	if min := minBatchStarts * p.overhead; target < min {
+	if target < min {
 		target = min
 	}
 	n, sum := 1, q.tests[0].est

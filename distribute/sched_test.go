@@ -118,3 +118,32 @@ func TestRegexpCap(t *testing.T) {
 		t.Fatalf("got %d tests scheduled; want 5000", total)
 	}
 }
+
+// While packages still arrive, a small package goes whole and a big one is
+// cut into one piece per worker, not into many small units.
+func TestBatchingWhileArriving(t *testing.T) {
+	tests := []struct {
+		name      string
+		durations []float64
+		want      []int
+	}{
+		{"small package whole", repeat(0.05, 10), []int{10}},
+		{"big package one piece per worker", repeat(0.5, 8), []int{4, 4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPool(Load, 0.03)
+			p.arriving = true
+			for i, d := range tt.durations {
+				p.add("pkg", fmt.Sprintf("Test%03d", i), d)
+			}
+			var got []int
+			for b := p.next(2); b != nil; b = p.next(2) {
+				got = append(got, len(b.tests))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("got unit sizes %v; want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -48,8 +48,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		case "report":
 			return runMerge(ctx, args[1:], stdout, stderr, false)
 		case "serve":
-			fmt.Fprintln(stderr, "covdist serve: not available in this release yet; use --tx popen (or -n N) for local workers")
-			return exitUsage
+			return runServe(ctx, args[1:], stdout, stderr)
 		case "version":
 			fmt.Fprintln(stdout, "covdist", version)
 			return 0

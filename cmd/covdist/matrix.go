@@ -63,15 +63,22 @@ func targetKey(t platforms.Target) string {
 
 // groupSpecs puts specs of one platform in one group, in the order each
 // platform was first named.
-func groupSpecs(specs []xspec.Spec) []*group {
+func groupSpecs(specs []xspec.Spec, byLocation bool) []*group {
 	var groups []*group
 	byKey := make(map[string]*group)
 	for _, s := range specs {
 		t := targetOf(s)
 		k := targetKey(t)
+		where := ""
+		if byLocation {
+			// In each mode every host is a platform of its own: the
+			// point is to learn what each one covers.
+			where = location(s)
+			k += "\x02" + where
+		}
 		g := byKey[k]
 		if g == nil {
-			g = &group{target: t}
+			g = &group{target: t, where: where}
 			byKey[k] = g
 			groups = append(groups, g)
 		}
@@ -123,6 +130,10 @@ func probeGroups(ctx context.Context, moduleDir string, groups []*group) ([]*gro
 			built[i] = &platforms.Built{Target: t, Name: name, Header: "platform " + qualifiedName(name, "", t) + ": did not build"}
 		}
 		names[i] = qualifiedName(built[i].Name, built[i].GoVersion, g.target)
+		if g.where != "" {
+			names[i] += " " + g.where
+			built[i].Header += " on " + g.where
+		}
 	}
 	// Two platforms that differ only in their wrapper are told apart by it.
 	for i := range names {

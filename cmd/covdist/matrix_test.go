@@ -16,6 +16,7 @@ func TestWorkerGroups(t *testing.T) {
 		dist    string
 		n       string
 		tx      []string
+		px      []string
 		want    []string // each group: its name and worker count
 		wantErr string
 	}{
@@ -34,11 +35,16 @@ func TestWorkerGroups(t *testing.T) {
 		{name: "load over platforms", tx: []string{"popen", "popen//goarch=386"}, wantErr: "--dist=load sends each test to one worker, but the --tx specs name 2 platforms"},
 		{name: "loadpkg over platforms", dist: "loadpkg", tx: []string{"popen//tags=x", "popen"}, wantErr: "use --dist=each"},
 		{name: "no over platforms", dist: "no", tx: []string{"popen//go=go1.24.0", "popen"}, wantErr: "--dist=no runs every test once on one worker"},
-		{name: "remote keys", dist: "each", tx: []string{"popen//chdir=/tmp"}, wantErr: "not available in this release yet"},
+		{name: "load mixes local and remote workers", tx: []string{"popen", "2*ssh=build@h1"}, want: []string{host + " x3"}},
+		{name: "each makes every host a platform", dist: "each", tx: []string{"popen", "ssh=h1", "ssh=h2:2222", "socket=127.0.0.1:8888"},
+			want: []string{host + " x1", host + " ssh=h1 x1", host + " ssh=h2:2222 x1", host + " socket=127.0.0.1:8888 x1"}},
+		{name: "via a proxy", tx: []string{"2*popen//via=bastion"}, px: []string{"ssh=b.example//id=bastion"}, want: []string{host + " x2"}},
+		{name: "via names no proxy", tx: []string{"popen//via=nope"}, wantErr: "nope"},
+		{name: "via to a third host", tx: []string{"ssh=inner//via=b"}, px: []string{"ssh=b.example//id=b"}, wantErr: "only popen//via=ID"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := &options{dist: tt.dist, numProcesses: tt.n, tx: tt.tx}
+			o := &options{dist: tt.dist, numProcesses: tt.n, tx: tt.tx, px: tt.px}
 			groups, mode, err := workerGroups(o)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {

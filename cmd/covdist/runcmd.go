@@ -16,7 +16,6 @@ import (
 
 	"github.com/covdist/covdist/coverage"
 	"github.com/covdist/covdist/distribute"
-	"github.com/covdist/covdist/distribute/gateway"
 	"github.com/covdist/covdist/distribute/xspec"
 	"github.com/covdist/covdist/platforms"
 	"github.com/spf13/pflag"
@@ -131,12 +130,15 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	for i, b := range built {
 		pl := &distribute.Platform{Name: b.Name, Header: b.Header, Binaries: make(map[string]distribute.Binary),
 			Args: o.testArgs, Env: groups[i].target.Env, Exec: groups[i].target.Exec}
-		for range groups[i].specs {
+		for _, spec := range groups[i].specs {
 			if buildErrs[i] != nil {
 				break
 			}
-			gw := &gateway.Popen{Path: self, Args: []string{"agent"}, Name: "popen"}
-			pl.Workers = append(pl.Workers, distribute.Worker{ID: fmt.Sprintf("gw%d", nWorkers), Gateway: gw})
+			gw, remote := gatewayFor(spec, self)
+			pl.Workers = append(pl.Workers, distribute.Worker{ID: fmt.Sprintf("gw%d", nWorkers), Gateway: gw, Remote: remote})
+			if remote && plan.Sync == nil {
+				plan.Sync = &distribute.Sync{ModuleDir: moduleDir, BinDir: binDir, Dirs: o.rsyncDirs, Ignore: o.rsyncIgnore}
+			}
 			nWorkers++
 		}
 		plan.Platforms = append(plan.Platforms, pl)
@@ -353,6 +355,7 @@ type group struct {
 	target platforms.Target
 	specs  []xspec.Spec
 	label  string // the platform's name in reports, once probed
+	where  string // in each mode, the remote location that makes it a platform of its own
 }
 
 func (g *group) name() string {
@@ -363,6 +366,9 @@ func (g *group) name() string {
 	n := qualifiedName(defaultStr(t.GOOS, hostGOOS())+"/"+defaultStr(t.GOARCH, hostGOARCH()), "", t)
 	if len(t.Exec) > 0 {
 		n += " exec=" + strings.Join(t.Exec, " ")
+	}
+	if g.where != "" {
+		n += " " + g.where
 	}
 	return n
 }
@@ -376,24 +382,15 @@ func workerGroups(o *options) ([]*group, distribute.Mode, error) {
 			specs = append(specs, xspec.Spec{Raw: "popen", Count: 1, Type: "popen"})
 		}
 	}
-	for _, raw := range o.tx {
-		s, err := xspec.Parse(raw)
-		if err != nil {
-			return nil, "", err
-		}
-		if s.Type != "popen" {
-			return nil, "", fmt.Errorf("--tx %q: %s workers are not available in this release yet; use popen", raw, s.Type)
-		}
-		if s.Via != "" || s.Chdir != "" {
-			return nil, "", fmt.Errorf("--tx %q: the keys via and chdir are for remote workers, which are not available in this release yet", raw)
-		}
+	txSpecs, pxSpecs, err := parseSpecs(o.tx, o.px)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, s := range txSpecs {
 		specs = append(specs, s.Expand()...)
 	}
-	if len(o.px) > 0 {
-		return nil, "", errors.New("--px proxies are not available in this release yet")
-	}
-	if len(o.rsyncDirs) > 0 {
-		return nil, "", errors.New("--rsyncdir is for remote workers, which are not available in this release yet")
+	if specs, err = resolveVia(specs, pxSpecs); err != nil {
+		return nil, "", err
 	}
 	mode := distribute.Mode(o.dist)
 	if mode == "" {
@@ -410,7 +407,7 @@ func workerGroups(o *options) ([]*group, distribute.Mode, error) {
 	// One platform per distinct (goos, goarch, go, tags, env, exec): built
 	// once, its tests spread over its workers. Only each mode runs a test
 	// on more than one.
-	groups := groupSpecs(specs)
+	groups := groupSpecs(specs, mode == distribute.Each)
 	if err := checkMode(mode, groups); err != nil {
 		return nil, "", err
 	}
@@ -441,6 +438,8 @@ func writeStats(name string, out *distribute.Outcome, cols []platformCoverage, w
 		"merge_seconds":    out.MergeSeconds,
 		"overhead_seconds": out.Overhead,
 		"blocks":           blocks,
+		"sync_bytes":       out.SyncBytes,
+		"sync_wire_bytes":  out.SyncWire,
 		"counts":           out.Counts,
 	}, "", "  ")
 	if err != nil {

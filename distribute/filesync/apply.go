@@ -611,10 +611,12 @@ func (a *applier) copy(from, to string, exec bool) error {
 	return a.r.Chmod(to, perm(exec))
 }
 
-// collect removes stored objects this manifest does not use, and leftovers
+// collect removes stored objects that nothing uses any more, and leftovers
 // of interrupted syncs, so the store does not grow with every rebuild of a
-// test binary. Materialised files keep their content through their own
-// links. It runs under the store lock, so no other sync is mid-way.
+// test binary. An object is in use when this manifest lists it or when a
+// file of the workspace still links to it: a coordinator syncs one manifest
+// per package, and each must not throw away the others' content. It runs
+// under the store lock, so no other sync is mid-way.
 func (a *applier) collect() {
 	keep := make(map[string]bool)
 	for _, f := range a.m.Files {
@@ -631,6 +633,9 @@ func (a *applier) collect() {
 	for _, n := range names {
 		if n == lockName || keep[strings.TrimSuffix(n, ".x")] {
 			continue
+		}
+		if fi, err := a.r.Lstat(ObjectsDir + "/" + n); err == nil && linkCount(fi) > 1 {
+			continue // a synced file of another tree still links to it
 		}
 		a.r.Remove(ObjectsDir + "/" + n)
 	}

@@ -31,7 +31,7 @@
 //	exec=PROG         a wrapper, as go test -exec; it may contain spaces
 //	env:NAME=VALUE    an environment variable; repeatable with distinct NAMEs
 //	nice=N            scheduling priority, -20 to 19
-//	ssh_config=FILE   another OpenSSH client config (ssh specs only)
+//	ssh_config=FILE   another OpenSSH client config (ssh and socket specs)
 //
 // A "//" starts a new key only where a key name and '=' follow it: a run of
 // letters, digits and '_', or "env:" and a name. Any other "//" belongs to the
@@ -138,8 +138,10 @@ func Parse(s string) (Spec, error) {
 	if sp.GOOS != "" && sp.GOARCH != "" && !slices.Contains(platforms, sp.GOOS+"/"+sp.GOARCH) {
 		return Spec{}, newError(s, "goarch", "goos=%s does not support goarch=%s (see go tool dist list)", sp.GOOS, sp.GOARCH)
 	}
-	if sp.SSHConfig != "" && sp.Type != "ssh" {
-		return Spec{}, newError(s, "ssh_config", "key \"ssh_config\" applies only to ssh specs, not %s", sp.Type)
+	if sp.SSHConfig != "" && sp.Type != "ssh" && sp.Type != "socket" {
+		// socket= is an SSH client too: its identity and known_hosts come
+		// from the same config.
+		return Spec{}, newError(s, "ssh_config", "key \"ssh_config\" applies only to ssh and socket specs, not %s", sp.Type)
 	}
 	return sp, nil
 }

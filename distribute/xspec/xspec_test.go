@@ -149,7 +149,7 @@ func TestParseErrors(t *testing.T) {
 		{"nice word", "popen//nice=low", "nice", `xspec "popen//nice=low": bad nice "low": want an integer from -20 to 19`},
 		{"nice too high", "popen//nice=20", "nice", `xspec "popen//nice=20": bad nice "20": want an integer from -20 to 19`},
 		{"nice too low", "popen//nice=-21", "nice", `xspec "popen//nice=-21": bad nice "-21": want an integer from -20 to 19`},
-		{"ssh_config on popen", "popen//ssh_config=f", "ssh_config", `xspec "popen//ssh_config=f": key "ssh_config" applies only to ssh specs, not popen`},
+		{"ssh_config on popen", "popen//ssh_config=f", "ssh_config", `xspec "popen//ssh_config=f": key "ssh_config" applies only to ssh and socket specs, not popen`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

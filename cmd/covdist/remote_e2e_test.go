@@ -1,0 +1,368 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/covdist/covdist/coverage"
+	"github.com/covdist/covdist/internal/sshtest"
+)
+
+// Remote workers end to end: the real covdist binary reaches a real sshd
+// (or a covdist serve, or a pipe), uploads its agent, syncs the binaries and
+// package directories, runs the tests there and brings every result and all
+// coverage back.
+
+var covdistBin struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func buildCovdist(t *testing.T) string {
+	t.Helper()
+	covdistBin.once.Do(func() {
+		dir, err := os.MkdirTemp("", "covdist-e2e-bin-")
+		if err != nil {
+			covdistBin.err = err
+			return
+		}
+		covdistBin.path = filepath.Join(dir, "covdist")
+		out, err := exec.Command("go", "build", "-o", covdistBin.path, ".").CombinedOutput()
+		if err != nil {
+			covdistBin.err = fmt.Errorf("building covdist: %v\n%s", err, out)
+		}
+	})
+	if covdistBin.err != nil {
+		t.Fatal(covdistBin.err)
+	}
+	return covdistBin.path
+}
+
+// remoteModule writes a module whose tests read files relative to their
+// package directory (so a remote run needs the sync) and one slow test.
+func remoteModule(t *testing.T, slow time.Duration) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod": "module example.com/remote\n\ngo 1.22\n",
+		"data/data.go": `package data
+
+import "os"
+
+// Load reads a file relative to the working directory.
+func Load(name string) (string, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+func Unused() int { return 1 }
+`,
+		"data/testdata/input.txt": "hello from testdata\n",
+		"data/data_test.go": `package data
+
+import "testing"
+
+func TestLoad(t *testing.T) {
+	s, err := Load("testdata/input.txt")
+	if err != nil || s != "hello from testdata\n" {
+		t.Fatalf("got %q, %v", s, err)
+	}
+}
+`,
+		"calc/calc.go": "package calc\n\nfunc Add(a, b int) int { return a + b }\n\nfunc Slow() int { return 42 }\n",
+		"calc/calc_test.go": fmt.Sprintf(`package calc
+
+import (
+	"testing"
+	"time"
+)
+
+func TestAdd(t *testing.T) { if Add(1, 2) != 3 { t.Fatal("bad") } }
+func TestSlow(t *testing.T) { time.Sleep(%d * time.Millisecond); Slow() }
+func TestOther(t *testing.T) { Add(2, 2) }
+`, slow.Milliseconds()),
+	}
+	for name, src := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+type runResult struct {
+	code    int
+	out     string
+	stats   map[string]any
+	profile *coverage.Profile
+}
+
+// runCovdist runs the covdist binary in dir with a private HOME and cache.
+func runCovdist(t *testing.T, dir string, args ...string) runResult {
+	t.Helper()
+	bin := buildCovdist(t)
+	stats := filepath.Join(t.TempDir(), "stats.json")
+	prof := filepath.Join(t.TempDir(), "cover.out")
+	args = append([]string{"--stats-file=" + stats, "--cov-report=term", "--cov-report=out:" + prof}, args...)
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SSH_AUTH_SOCK=", "XDG_CACHE_HOME="+filepath.Join(dir, ".xdg-cache"))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	r := runResult{out: out.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(stats); err == nil {
+		json.Unmarshal(b, &r.stats)
+	}
+	if p, err := coverage.ParseFile(prof); err == nil {
+		r.profile = p
+	}
+	return r
+}
+
+func totals(p *coverage.Profile) string {
+	if p == nil {
+		return "no profile"
+	}
+	_, total := p.Summary()
+	return fmt.Sprintf("%d stmts, %d missed", total.Stmts, total.Miss)
+}
+
+func mustSummary(t *testing.T, out string, passed int) {
+	t.Helper()
+	want := fmt.Sprintf("%d passed, 0 failed, 0 skipped", passed)
+	if !strings.Contains(out, want) {
+		t.Fatalf("want %q in the output:\n%s", want, out)
+	}
+}
+
+func TestRemoteSSHE2E(t *testing.T) {
+	srv := sshtest.Start(t)
+	mod := remoteModule(t, 100*time.Millisecond)
+	local := runCovdist(t, mod, "-n", "2", "./...")
+	if local.code != 0 {
+		t.Fatalf("local run: exit %d\n%s", local.code, local.out)
+	}
+	spec := "--tx=2*ssh=sshtest//ssh_config=" + srv.Config
+	first := runCovdist(t, mod, "-v", spec, "./...")
+	if first.code != 0 {
+		t.Fatalf("ssh run: exit %d\n%s\nsshd log:\n%s", first.code, first.out, srv.LogText())
+	}
+	mustSummary(t, first.out, 4)
+	if !strings.Contains(first.out, "ssh=sshtest") {
+		t.Errorf("want the workers' ssh gateway named in -v output:\n%s", first.out)
+	}
+	if got, want := totals(first.profile), totals(local.profile); got != want {
+		t.Errorf("ssh run coverage: got %s; want %s as locally", got, want)
+	}
+	if b, _ := first.stats["sync_bytes"].(float64); b == 0 {
+		t.Errorf("first run synced no content: %v", first.stats)
+	}
+	// The agent was uploaded once, into the remote cache.
+	agents, _ := filepath.Glob(filepath.Join(srv.Home, ".cache/covdist/agents/*/covdist"))
+	if len(agents) != 1 {
+		t.Errorf("got agents %v on the remote; want one", agents)
+	}
+	second := runCovdist(t, mod, spec, "./...")
+	if second.code != 0 {
+		t.Fatalf("second ssh run: exit %d\n%s", second.code, second.out)
+	}
+	if b, _ := second.stats["sync_bytes"].(float64); b != 0 {
+		t.Errorf("second run over an unchanged tree sent %v bytes of content; want 0", b)
+	}
+	// One changed file is about all a third run sends.
+	os.WriteFile(filepath.Join(mod, "data/testdata/input.txt"), []byte("hello from testdata\n"), 0o644)
+	os.WriteFile(filepath.Join(mod, "data/testdata/extra.txt"), bytes.Repeat([]byte("x"), 10000), 0o644)
+	third := runCovdist(t, mod, spec, "./...")
+	if b, _ := third.stats["sync_bytes"].(float64); b < 10000 || b > 10000+200 {
+		t.Errorf("third run sent %v bytes of content; want the 10000-byte new file (the unchanged binaries need nothing)", b)
+	}
+}
+
+func TestRemoteUnknownHostRefused(t *testing.T) {
+	srv := sshtest.Start(t)
+	mod := remoteModule(t, 0)
+	cfg := filepath.Join(t.TempDir(), "config")
+	text, _ := os.ReadFile(srv.Config)
+	empty := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(empty, nil, 0o600)
+	os.WriteFile(cfg, []byte(regexp.MustCompile(`(?m)^\s*UserKnownHostsFile .*$`).ReplaceAllString(string(text), "  UserKnownHostsFile "+empty)), 0o600)
+	r := runCovdist(t, mod, "--tx=ssh=sshtest//ssh_config="+cfg, "./...")
+	if r.code != exitNoWorker {
+		t.Fatalf("got exit %d; want %d (no worker could run)\n%s", r.code, exitNoWorker, r.out)
+	}
+	if !strings.Contains(r.out, "SHA256:") || !strings.Contains(r.out, "ssh-keyscan") {
+		t.Errorf("want the host key's fingerprint and the fix in:\n%s", r.out)
+	}
+}
+
+func TestRemoteSocketServeE2E(t *testing.T) {
+	bin := buildCovdist(t)
+	mod := remoteModule(t, 0)
+	dir := t.TempDir()
+	key := filepath.Join(dir, "client_key")
+	pub := sshtest.Keygen(t, key, "")
+	auth := filepath.Join(dir, "authorized_keys")
+	os.WriteFile(auth, []byte(pub+"\n"), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	serve := exec.CommandContext(ctx, bin, "serve", "--listen=127.0.0.1:0", "--authorized-keys="+auth,
+		"--host-key="+filepath.Join(dir, "host_key"), "--workdir="+filepath.Join(dir, "work"))
+	os.MkdirAll(filepath.Join(dir, "work"), 0o755)
+	stdout, _ := serve.StdoutPipe()
+	var serveLog bytes.Buffer
+	serve.Stderr = &serveLog
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer serve.Wait()
+	defer cancel()
+	sc := bufio.NewScanner(stdout)
+	var addr, known string
+	for (addr == "" || known == "") && sc.Scan() {
+		line := sc.Text()
+		if a, ok := strings.CutPrefix(line, "covdist serve: listening on "); ok {
+			addr = a
+		} else if strings.HasPrefix(line, "[127.0.0.1]:") {
+			known = line
+		}
+	}
+	if addr == "" || known == "" {
+		t.Fatalf("serve printed no address and known_hosts line; log:\n%s", serveLog.String())
+	}
+	kh := filepath.Join(dir, "known_hosts")
+	os.WriteFile(kh, []byte(known+"\n"), 0o600)
+	cfg := filepath.Join(dir, "ssh_config")
+	os.WriteFile(cfg, []byte("Host *\n  IdentityFile "+key+"\n  IdentitiesOnly yes\n  UserKnownHostsFile "+kh+"\n"), 0o600)
+	r := runCovdist(t, mod, "--tx=2*socket="+addr+"//ssh_config="+cfg, "./...")
+	if r.code != 0 {
+		t.Fatalf("socket run: exit %d\n%s\nserve log:\n%s", r.code, r.out, serveLog.String())
+	}
+	mustSummary(t, r.out, 4)
+	// The sessions' workspaces are gone once they end.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		entries, _ := os.ReadDir(filepath.Join(dir, "work"))
+		if len(entries) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("workspaces left behind: %v", entries)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A client whose key is not authorized gets nothing to run.
+	other := filepath.Join(dir, "other_key")
+	sshtest.Keygen(t, other, "")
+	cfg2 := filepath.Join(dir, "ssh_config2")
+	os.WriteFile(cfg2, []byte("Host *\n  IdentityFile "+other+"\n  IdentitiesOnly yes\n  UserKnownHostsFile "+kh+"\n"), 0o600)
+	r = runCovdist(t, mod, "--tx=socket="+addr+"//ssh_config="+cfg2, "./...")
+	if r.code != exitNoWorker || !strings.Contains(r.out, "unable to authenticate") {
+		t.Fatalf("unauthorized client: exit %d; want %d with an authentication error\n%s", r.code, exitNoWorker, r.out)
+	}
+}
+
+func TestRemotePipeE2E(t *testing.T) {
+	mod := remoteModule(t, 0)
+	home := t.TempDir()
+	r := runCovdist(t, mod, "--tx=2*pipe=env HOME="+home, "./...")
+	if r.code != 0 {
+		t.Fatalf("pipe run: exit %d\n%s", r.code, r.out)
+	}
+	mustSummary(t, r.out, 4)
+	if _, err := os.Stat(filepath.Join(home, ".cache/covdist/work/src/data/testdata/input.txt")); err != nil {
+		t.Errorf("want the package's testdata synced into the pipe worker's workspace: %v", err)
+	}
+}
+
+// Killing a remote agent mid-test: the worker is reported down, its test
+// runs again elsewhere (a first death is blamed on the link, not the test),
+// and every test is reported exactly once.
+func TestRemoteAgentKilledE2E(t *testing.T) {
+	srv := sshtest.Start(t)
+	mod := remoteModule(t, 4*time.Second)
+	done := make(chan runResult, 1)
+	go func() {
+		done <- runCovdist(t, mod, "--tx=popen", "--tx=ssh=sshtest//ssh_config="+srv.Config, "./...")
+	}()
+	killed := false
+	deadline := time.Now().Add(60 * time.Second)
+	for !killed && time.Now().Before(deadline) {
+		// The remote agent runs from the uploaded cache under the server's HOME.
+		for _, pid := range procsMatching(srv.Home, "covdist agent") {
+			if procsMatching("calc.test") != nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+				killed = true
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r := <-done
+	if !killed {
+		t.Fatalf("never saw the remote agent run a test to kill it\n%s", r.out)
+	}
+	if !strings.Contains(r.out, "down:") {
+		t.Errorf("want the dead worker reported down:\n%s", r.out)
+	}
+	if r.code != 0 {
+		t.Fatalf("got exit %d; want 0 (the killed test runs again elsewhere)\n%s", r.code, r.out)
+	}
+	mustSummary(t, r.out, 4)
+}
+
+// A host whose network link is cut mid-test (sshd in a namespace of its
+// own): the run notices within seconds, the other worker finishes the
+// tests, and every test is reported once.
+func TestRemoteLinkCutE2E(t *testing.T) {
+	srv := sshtest.StartWith(t, sshtest.Options{Netns: true})
+	mod := remoteModule(t, 6*time.Second)
+	start := time.Now()
+	done := make(chan runResult, 1)
+	go func() {
+		done <- runCovdist(t, mod, "--dist=loadpkg", "--tx=popen", "--tx=ssh=sshtest//ssh_config="+srv.Config, "./...")
+	}()
+	cut := false
+	for !cut && time.Since(start) < 60*time.Second {
+		if procsMatching(srv.Home, "covdist agent") != nil && procsMatching("calc.test") != nil {
+			srv.LinkDown(t)
+			cut = true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r := <-done
+	if !cut {
+		t.Fatalf("never saw a remote test running to cut its link\n%s", r.out)
+	}
+	if d := time.Since(start); d > 45*time.Second {
+		t.Errorf("the run took %s after a link cut; want it to notice within seconds", d)
+	}
+	if !strings.Contains(r.out, "down:") {
+		t.Errorf("want the cut worker reported down:\n%s", r.out)
+	}
+	if !strings.Contains(r.out, "4 passed, 0 failed, 0 skipped") {
+		t.Fatalf("want every test passed once despite the cut (exit %d):\n%s", r.code, r.out)
+	}
+}
