@@ -56,8 +56,8 @@ func (q *pkgQueue) total() float64 {
 
 // pool is one platform's pending work.
 type pool struct {
-	mode     Mode
-	boxed    bool
+	mode  Mode
+	boxed bool
 	// arriving says packages are still being built: the pool does not yet
 	// hold the run's remaining work.
 	arriving bool
