@@ -110,6 +110,10 @@ type Arrival struct {
 	// NotRun, when set, reports every one of Tests as not run, with this
 	// reason, instead of running them: the platform could not build them.
 	NotRun string
+	// Expect, when positive, carries no package: it says how many packages
+	// will arrive for the platform, so the scheduler knows when it holds
+	// all of the platform's work.
+	Expect int
 }
 
 // Estimator predicts a test's duration from earlier runs.

@@ -87,6 +87,8 @@ type msg struct {
 }
 
 type coordinator struct {
+	expect      map[string]int // packages each platform's build announced
+	arrived     map[string]int // packages that arrived, per platform
 	syncs       *manifests
 	syncBytes   atomic.Int64 // file content sent to remote workers
 	syncWire    atomic.Int64 // frame bytes those syncs took
@@ -121,6 +123,8 @@ func Run(ctx context.Context, plan *Plan, rep Reporter) (*Outcome, error) {
 	c := &coordinator{
 		ctx:       ctx,
 		feed:      plan.Feed,
+		expect:    make(map[string]int),
+		arrived:   make(map[string]int),
 		syncs:     &manifests{sync: plan.Sync},
 		plan:      plan,
 		rep:       rep,
@@ -218,6 +222,11 @@ func (c *coordinator) arrive(a Arrival) {
 		if pl.Name != a.Platform {
 			continue
 		}
+		if a.Expect > 0 {
+			c.expect[pl.Name] = a.Expect
+			return
+		}
+		c.arrived[pl.Name]++
 		if a.NotRun != "" {
 			// Its package never built here: reported, never queued.
 			c.pkgFail[[2]string{pl.Name, a.Package}] = true
@@ -418,7 +427,10 @@ func (c *coordinator) dispatch() {
 			continue
 		}
 		p := c.pools[w.platform.Name]
-		p.arriving = c.feed != nil
+		// More of this platform's work is on its way until as many
+		// packages arrived as its build announced.
+		exp, known := c.expect[w.platform.Name]
+		p.arriving = c.feed != nil && (!known || c.arrived[w.platform.Name] < exp)
 		b := p.next(c.live(w.platform))
 		if b == nil {
 			continue

@@ -190,8 +190,10 @@ func (p *pool) next(live int) *batch {
 		b.tests = append(b.tests, best.tests[i].name)
 	}
 	best.tests = best.tests[take:]
-	// Coverage-only reruns ride along: the process starts anyway.
-	if len(best.cover) > 0 {
+	// Coverage-only reruns run by themselves once the package's other
+	// tests have gone out: their tests are known not to crash, while an
+	// untried test beside them might, and would take their coverage along.
+	if len(b.tests) == 0 && len(best.cover) > 0 {
 		b.coverOnly = make(map[string]bool)
 		for _, name := range best.cover {
 			size += len(name) + 1

@@ -72,8 +72,12 @@ func TestIsolatedAndCoverOnly(t *testing.T) {
 		t.Fatalf("got %+v; want the isolated suspect alone first", b)
 	}
 	b = p.next(1)
-	if len(b.tests) != 2 || !b.coverOnly["TestCov"] || b.coverOnly["TestA"] {
-		t.Fatalf("got %+v; want TestA with TestCov riding along for coverage only", b)
+	if len(b.tests) != 1 || b.tests[0] != "TestA" || len(b.coverOnly) != 0 {
+		t.Fatalf("got %+v; want TestA alone: reruns never share a process with untried tests", b)
+	}
+	b = p.next(1)
+	if len(b.tests) != 1 || !b.coverOnly["TestCov"] {
+		t.Fatalf("got %+v; want TestCov rerun by itself, for coverage only", b)
 	}
 	if p.next(1) != nil {
 		t.Fatal("want nothing left")

@@ -53,6 +53,9 @@ type Options struct {
 	// as soon as a package's test binary is linked and its tests listed,
 	// while other packages may still be building.
 	Ready func(*Package)
+	// Expect, when set, is told how many packages Ready will be called
+	// for, once the packages are known and before any is ready.
+	Expect func(n int)
 }
 
 // Package is one package under test.
@@ -174,7 +177,17 @@ func Build(ctx context.Context, opt Options, t Target) (*Built, error) {
 // quickly, before anything is built.
 func Probe(ctx context.Context, opt Options, t Target) (*Built, error) {
 	r := &runner{t: t, dir: opt.ModuleDir}
+	// Side by side: each go command costs tens of milliseconds, which a
+	// run of small tests feels.
+	var modOut []byte
+	var modErr error
+	modDone := make(chan struct{})
+	go func() {
+		defer close(modDone)
+		modOut, _, modErr = r.run(ctx, "go list -m", "list", "-m", "-f", "{{.Path}}")
+	}()
 	out, _, err := r.run(ctx, "setting up the toolchain (go env)", "env", "-json", "GOOS", "GOARCH", "GOVERSION", "GOMOD")
+	<-modDone
 	if err != nil {
 		return nil, err
 	}
@@ -188,11 +201,10 @@ func Probe(ctx context.Context, opt Options, t Target) (*Built, error) {
 	b := &Built{Target: t, GoVersion: ge.GOVERSION, Name: ge.GOOS + "/" + ge.GOARCH, ModuleDir: filepath.Dir(ge.GOMOD)}
 	b.Header = header(b.Name, ge.GOVERSION, t)
 
-	out, _, err = r.run(ctx, "go list -m", "list", "-m", "-f", "{{.Path}}")
-	if err != nil {
-		return nil, err
+	if modErr != nil {
+		return nil, modErr
 	}
-	b.ModulePath = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	b.ModulePath = strings.TrimSpace(strings.SplitN(string(modOut), "\n", 2)[0])
 	return b, nil
 }
 
@@ -239,8 +251,15 @@ func (b *Built) BuildTests(ctx context.Context, opt Options) error {
 		}
 	}
 	hasTests := make(map[string]bool)
+	withTests := 0
 	for _, p := range tested {
 		hasTests[p.ImportPath] = len(p.TestGoFiles)+len(p.XTestGoFiles) > 0
+		if hasTests[p.ImportPath] {
+			withTests++
+		}
+	}
+	if opt.Expect != nil {
+		opt.Expect(withTests)
 	}
 
 	if err := os.MkdirAll(opt.BinDir, 0o755); err != nil {
@@ -381,7 +400,9 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 		for _, p := range round {
 			p.Binary = filepath.Join(dir, binaryName(p.ImportPath))
 		}
-		args := []string{"test", "-c", "-o", dir + string(filepath.Separator)}
+		// -s -w as go test itself links the binaries it runs: no DWARF or
+		// symbol table (tracebacks use the pclntab), which halves the link.
+		args := []string{"test", "-c", "-ldflags=-s -w", "-o", dir + string(filepath.Separator)}
 		if opt.CoverMode != "" {
 			args = append(args, "-cover", "-covermode="+opt.CoverMode)
 			if coverpkg != "" {

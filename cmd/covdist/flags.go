@@ -53,6 +53,7 @@ Usage:
   covdist [flags] [packages] [-- flags for the test binaries]
   covdist merge  [report flags] PROFILE...   merge Go coverprofiles made elsewhere
   covdist report [report flags] PROFILE      report on one coverprofile
+  covdist serve  [--listen ADDR] --authorized-keys FILE   workers for --tx socket=
 
 Packages default to ./... (every package of the module below the current
 directory). Coverage is measured over every package of the main module unless
@@ -65,6 +66,7 @@ Examples:
   covdist -n 4 --cov-report=out:cover.out ./... && go tool cover -html=cover.out
   covdist -n 4 ./... -- -short          pass -short to every test binary
   covdist -x --timeout=30s ./pkg/...    stop at the first failure, 30s per test
+  covdist --tx 4*ssh=build@arm1 --tx 2*popen ./...   remote and local workers together
   covdist --dist=each --tx 2*popen --tx popen//goarch=386 \
       --tx 'popen//goarch=arm64//exec=qemu-aarch64' --tx popen//go=go1.24.0 ./...
                                         every test on four platforms, one table
@@ -87,6 +89,17 @@ Distribution modes (--dist):
            platform beside DIR/combined.out. A platform that cannot build is
            reported with the go command's error and its tests as not run;
            the others go on. Load modes refuse several platforms.
+
+Workers (--tx SPEC, repeatable; execnet's syntax [N*]TYPE[//key=value]...):
+  popen                    a worker process here (-n N is N of these)
+  ssh=[user@]host[:port]   an OpenSSH host, per your ~/.ssh/config, agent and
+                           known_hosts; covdist uploads itself there as the agent
+  socket=host:port         a 'covdist serve' (see covdist serve --help)
+  pipe=COMMAND             any command that gives a pipe: kubectl exec -i POD --
+  keys: id= via= chdir= go= goos= goarch= tags= exec= env:NAME=VALUE nice=
+        ssh_config=   (popen//via=ID runs on the host of --px ...//id=ID)
+  Remote workers get each package's test binary and directory, and every
+  --rsyncdir, synchronised by content hash before their tests run there.
 
 Nothing is lost: a test that crashes its process (panic, os.Exit, a signal,
 or --timeout) is reported once as crashed, with its output and worker; the
@@ -112,7 +125,7 @@ func setupFlags(name string) (*pflag.FlagSet, *options) {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SortFlags = false
 	fs.StringVarP(&o.numProcesses, "numprocesses", "n", "", "run `N` local workers (or \"auto\": one per CPU); implies --dist=load")
-	fs.BoolVarP(&o.distLoad, "d", "d", false, "shortcut for --dist=load")
+	fs.BoolVarP(&o.distLoad, "distload", "d", false, "shortcut for --dist=load")
 	fs.StringVar(&o.dist, "dist", "", "distribution `mode`: no, load, loadpkg, each (see below)")
 	fs.StringArrayVar(&o.tx, "tx", nil, "add workers by execution `spec`, e.g. 4*popen (repeatable)")
 	fs.StringArrayVar(&o.px, "px", nil, "a proxy gateway `spec` that runs no tests itself (repeatable)")

@@ -366,3 +366,58 @@ func TestRemoteLinkCutE2E(t *testing.T) {
 		t.Fatalf("want every test passed once despite the cut (exit %d):\n%s", r.code, r.out)
 	}
 }
+
+// Each mode over two SSH hosts, each in a network namespace of its own:
+// every test runs on both, one host's binaries cross-compiled for
+// linux/386, and the table gets a column per host. A test that fails only
+// on 386 names that platform.
+func TestRemoteEachOverHostsE2E(t *testing.T) {
+	a := sshtest.StartWith(t, sshtest.Options{Netns: true})
+	b := sshtest.StartWith(t, sshtest.Options{Netns: true})
+	cfg := filepath.Join(t.TempDir(), "ssh_config")
+	var both []byte
+	for _, h := range []struct {
+		alias string
+		srv   *sshtest.Server
+	}{{"hosta", a}, {"hostb", b}} {
+		text, err := os.ReadFile(h.srv.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		both = append(both, regexp.MustCompile(`(?m)^Host sshtest\b`).ReplaceAll(text, []byte("Host "+h.alias))...)
+		both = append(both, '\n')
+	}
+	os.WriteFile(cfg, both, 0o600)
+	mod := remoteModule(t, 0)
+	os.WriteFile(filepath.Join(mod, "calc/size_test.go"), []byte(`package calc
+
+import (
+	"strconv"
+	"testing"
+)
+
+func TestWordSize(t *testing.T) {
+	if strconv.IntSize != 64 {
+		t.Fatalf("strconv.IntSize = %d; want 64", strconv.IntSize)
+	}
+}
+`), 0o644)
+	r := runCovdist(t, mod, "--dist=each", "--tx=ssh=hosta//ssh_config="+cfg, "--tx=ssh=hostb//goarch=386//ssh_config="+cfg, "./...")
+	if r.code != 1 {
+		t.Fatalf("got exit %d; want 1 (TestWordSize fails on 386)\n%s", r.code, r.out)
+	}
+	for _, want := range []string{
+		"platform linux/amd64, go1", "on ssh=hosta",
+		"platform linux/386, go1", "on ssh=hostb",
+		"TestWordSize", "linux/386 ssh=hostb]",
+		"9 passed, 1 failed, 0 skipped",
+	} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("want %q in the output:\n%s", want, r.out)
+		}
+	}
+	header := regexp.MustCompile(`(?m)^Name .*linux/amd64 ssh=hosta\s+linux/386 ssh=hostb$`)
+	if !header.MatchString(r.out) {
+		t.Errorf("want a Cover column per host in the table:\n%s", r.out)
+	}
+}

@@ -163,6 +163,15 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			buildErrs[i] = b.BuildTests(runCtx, platforms.Options{
 				ModuleDir: moduleDir, Patterns: packages, Cov: o.cov, CoverMode: coverMode,
 				BinDir: filepath.Join(binDir, fmt.Sprint(i)), Progress: term.status,
+				Expect: func(n int) {
+					if n == 0 {
+						return
+					}
+					select {
+					case feed <- distribute.Arrival{Platform: b.Name, Expect: n}:
+					case <-runCtx.Done():
+					}
+				},
 				Ready: func(p *platforms.Package) {
 					arrived.add(i, p.ImportPath)
 					collected.Add(int64(len(p.Tests)))
@@ -288,18 +297,25 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return gateCode
 }
 
-// findModuleDir returns the directory of the main module's go.mod.
+// findModuleDir returns the directory of the main module's go.mod, found
+// as the go command finds it: in the current directory or the nearest
+// parent. (Asking go env costs a process start on every run.)
 func findModuleDir(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if _, err := exec.LookPath("go"); err != nil {
+		return "", fmt.Errorf("the go command is not on PATH: covdist builds with it: %v", err)
+	}
+	wd, err := os.Getwd()
 	if err != nil {
-		return "", fmt.Errorf("running go env GOMOD (is Go installed and on PATH?): %v", err)
+		return "", err
 	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		wd, _ := os.Getwd()
-		return "", fmt.Errorf("%s is not inside a Go module (no go.mod found): run covdist in a module", wd)
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if fi, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil && !fi.IsDir() {
+			return dir, nil
+		}
+		if filepath.Dir(dir) == dir {
+			return "", fmt.Errorf("%s is not inside a Go module (no go.mod found): run covdist in a module", wd)
+		}
 	}
-	return filepath.Dir(mod), nil
 }
 
 // applyConfig fills options the command line left unset from covdist.toml.
