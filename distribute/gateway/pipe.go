@@ -31,8 +31,13 @@ type Pipe struct {
 	Env         []string
 	Nice        int
 
-	mu     sync.Mutex
-	remote string // the uploaded agent's path, once known
+}
+
+// pipeInstalls remembers, per pipe command, where its agent is, so workers
+// behind one command upload it once, one at a time.
+var pipeInstalls struct {
+	sync.Mutex
+	path map[string]string
 }
 
 func (p *Pipe) String() string { return "pipe=" + p.Command }
@@ -59,10 +64,10 @@ func (p *Pipe) agentBinary() (string, error) {
 // install makes sure the agent is there, uploading it when it is not, and
 // returns its path there.
 func (p *Pipe) install(ctx context.Context) (string, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.remote != "" {
-		return p.remote, nil
+	pipeInstalls.Lock()
+	defer pipeInstalls.Unlock()
+	if path, ok := pipeInstalls.path[p.Command]; ok {
+		return path, nil
 	}
 	local, err := p.agentBinary()
 	if err != nil {
@@ -86,7 +91,9 @@ func (p *Pipe) install(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%s: the far side is %s/%s (uname %q) but this covdist is %s/%s: install a covdist agent built for it there", p, goos, goarch, lines[0], runtime.GOOS, runtime.GOARCH)
 	}
 	if len(lines) < 2 || lines[len(lines)-1] != "have" {
-		up := p.through(ctx, `set -e; mkdir -p "`+dir+`"; cat > "`+dir+`/covdist.tmp"; chmod 755 "`+dir+`/covdist.tmp"; mv "`+dir+`/covdist.tmp" "`+dir+`/covdist"`)
+		// A temporary name of its own and a rename: another coordinator
+		// uploading at the same time never sees, nor runs, a partial file.
+		up := p.through(ctx, `set -e; mkdir -p "`+dir+`"; t="`+dir+`/covdist.tmp.$$"; cat > "$t"; chmod 755 "$t"; mv -f "$t" "`+dir+`/covdist"`)
 		up.Stdin = bytes.NewReader(data)
 		stderr.Reset()
 		up.Stderr = &stderr
@@ -94,8 +101,11 @@ func (p *Pipe) install(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("%s: uploading the agent: %v; %s", p, err, strings.TrimSpace(stderr.String()))
 		}
 	}
-	p.remote = dir + "/covdist"
-	return p.remote, nil
+	if pipeInstalls.path == nil {
+		pipeInstalls.path = make(map[string]string)
+	}
+	pipeInstalls.path[p.Command] = dir + "/covdist"
+	return dir + "/covdist", nil
 }
 
 // Open starts an agent on the far side and returns the stream to it.
