@@ -30,7 +30,6 @@ type Pipe struct {
 	AgentBinary string
 	Env         []string
 	Nice        int
-
 }
 
 // pipeInstalls remembers, per pipe command, where its agent is, so workers
