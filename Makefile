@@ -33,9 +33,11 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-# Side-by-side benchmarks against go test; prints ratios.
+# Side-by-side benchmarks against go test, then remote workers against
+# local ones and each mode against single-platform runs; prints ratios.
 bench:
 	$(GO) run ./bench
+	$(GO) test -run='^$$' -bench='Remote|Each' -benchtime=1x ./cmd/covdist/
 
 update-golden:
 	$(GO) test ./... -run 'Golden|Report|E2E|Script' -update

@@ -31,7 +31,7 @@ var covdistBin struct {
 	err  error
 }
 
-func buildCovdist(t *testing.T) string {
+func buildCovdist(t testing.TB) string {
 	t.Helper()
 	covdistBin.once.Do(func() {
 		dir, err := os.MkdirTemp("", "covdist-e2e-bin-")
@@ -116,7 +116,7 @@ type runResult struct {
 }
 
 // runCovdist runs the covdist binary in dir with a private HOME and cache.
-func runCovdist(t *testing.T, dir string, args ...string) runResult {
+func runCovdist(t testing.TB, dir string, args ...string) runResult {
 	t.Helper()
 	bin := buildCovdist(t)
 	stats := filepath.Join(t.TempDir(), "stats.json")

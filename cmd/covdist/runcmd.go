@@ -187,8 +187,10 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}(i, b)
 	}
+	var buildMS atomic.Int64
 	go func() {
 		wg.Wait()
+		buildMS.Store(time.Since(start).Milliseconds())
 		notBuilt(runCtx, feed, built, buildErrs, &arrived)
 		close(feed)
 	}()
@@ -281,7 +283,7 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	rep.summary(time.Since(start), nWorkers)
 	if o.statsFile != "" && outcome != nil {
-		if err := writeStats(o.statsFile, outcome, cols, time.Since(start)); err != nil {
+		if err := writeStats(o.statsFile, outcome, cols, time.Since(start), buildMS.Load()); err != nil {
 			fmt.Fprintf(stderr, "covdist: --stats-file: %v\n", err)
 		}
 	}
@@ -440,13 +442,14 @@ type platformCoverage struct {
 }
 
 // writeStats records what a run cost, for benchmarks.
-func writeStats(name string, out *distribute.Outcome, cols []platformCoverage, wall time.Duration) error {
+func writeStats(name string, out *distribute.Outcome, cols []platformCoverage, wall time.Duration, buildMS int64) error {
 	blocks := 0
 	for _, c := range cols {
 		blocks += c.profile.Len()
 	}
 	b, err := json.MarshalIndent(map[string]any{
 		"wall_seconds":     wall.Seconds(),
+		"build_ms":         buildMS, // start to the last binary built (tests overlap it)
 		"processes":        out.Units,
 		"restarts":         out.Restarts,
 		"bytes_in":         out.BytesIn,
