@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/covdist/covdist/distribute/filesync"
 	"github.com/covdist/covdist/distribute/wire"
@@ -107,7 +108,8 @@ func (s *syncConn) Recv() (wire.Kind, []byte, error) {
 
 // remoteState is one remote worker connection's view of its workspace.
 type remoteState struct {
-	root    string // the agent's workspace, from its hello
+	syncing atomic.Bool // a sync owns the stream: no pings meanwhile
+	root    string      // the agent's workspace, from its hello
 	synced  map[string]bool
 	replies chan frame
 	conn    *wire.Conn
@@ -128,7 +130,9 @@ func (c *coordinator) prepare(ctx context.Context, rs *remoteState, u *unit) (bi
 		if err != nil {
 			return "", "", fmt.Errorf("reading files of %s to sync: %w", u.pkg, err)
 		}
+		rs.syncing.Store(true)
 		st, err := filesync.Push(ctx, &syncConn{conn: rs.conn, replies: rs.replies}, mf)
+		rs.syncing.Store(false)
 		if err != nil {
 			return "", "", fmt.Errorf("syncing %s: %w", u.pkg, err)
 		}

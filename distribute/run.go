@@ -302,6 +302,27 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 			rs = &remoteState{root: hello.Dir, synced: make(map[string]bool), replies: make(chan frame, 4), conn: conn}
 		}
 		send(msg{kind: msgUp, hello: hello, conn: conn})
+		// Pings tell the agent we are still here; one that hears nothing
+		// (a cut link) ends its tests by itself.
+		readerDone := make(chan struct{})
+		defer close(readerDone)
+		go func() {
+			t := time.NewTicker(wire.PingEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-readerDone:
+					return
+				case <-t.C:
+					if rs != nil && rs.syncing.Load() {
+						continue // a sync owns the stream
+					}
+					if conn.Send(wire.KindPing, wire.Ping{}) != nil {
+						return
+					}
+				}
+			}
+		}()
 		// Writer: units to run (synchronising what they need first, on a
 		// remote worker), then a shutdown when assign closes.
 		go func() {

@@ -421,3 +421,36 @@ func TestWordSize(t *testing.T) {
 		t.Errorf("want a Cover column per host in the table:\n%s", r.out)
 	}
 }
+
+// A cut link never closes the remote agent's stdin: the agent must notice
+// the silence (no pings) and end its test, rather than run it to the end.
+func TestRemoteLinkCutEndsRemoteTests(t *testing.T) {
+	srv := sshtest.StartWith(t, sshtest.Options{Netns: true})
+	mod := remoteModule(t, 120*time.Second)
+	done := make(chan runResult, 1)
+	go func() {
+		done <- runCovdist(t, mod, "--tx=ssh=sshtest//ssh_config="+srv.Config, "./calc")
+	}()
+	var cutAt time.Time
+	for start := time.Now(); cutAt.IsZero() && time.Since(start) < 60*time.Second; time.Sleep(100 * time.Millisecond) {
+		if procsMatching(srv.Home, "calc.test", "TestSlow") != nil {
+			srv.LinkDown(t)
+			cutAt = time.Now()
+		}
+	}
+	if cutAt.IsZero() {
+		r := <-done
+		t.Fatalf("never saw the remote test running\n%s", r.out)
+	}
+	for procsMatching(srv.Home, "calc.test") != nil {
+		if time.Since(cutAt) > 30*time.Second {
+			t.Fatalf("the remote test still runs %s after its link was cut", time.Since(cutAt).Round(time.Second))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("remote test ended %s after the cut", time.Since(cutAt).Round(100*time.Millisecond))
+	r := <-done
+	if !strings.Contains(r.out, "down:") {
+		t.Errorf("want the cut worker reported down:\n%s", r.out)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -65,6 +66,29 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 	defer cancel()
 	runs := make(chan job, 16)
 	readErr := make(chan error, 1)
+	// A cut link never ends stdin: give the coordinator up after
+	// wire.PingTimeout without a frame (it pings every wire.PingEvery),
+	// which ends the running test with the agent.
+	var lastFrame atomic.Int64
+	var syncing atomic.Bool
+	lastFrame.Store(time.Now().UnixNano())
+	lost := make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if !syncing.Load() && time.Since(time.Unix(0, lastFrame.Load())) > wire.PingTimeout {
+					close(lost)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
 	go func() {
 		shutdown := false
 		defer func() {
@@ -81,7 +105,8 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 				cancel() // the coordinator is gone: end the running test now
 				return
 			}
-			if shutdown {
+			lastFrame.Store(time.Now().UnixNano())
+			if shutdown || k == wire.KindPing {
 				continue
 			}
 			m, err := wire.Decode(k, p)
@@ -104,7 +129,10 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 					readErr <- ctx.Err()
 					return
 				}
+				syncing.Store(true)
 				_, err := filesync.Apply(ctx, conn, wd, m)
+				syncing.Store(false)
+				lastFrame.Store(time.Now().UnixNano())
 				close(s.done)
 				if err != nil {
 					readErr <- err
@@ -126,8 +154,15 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 	}()
 
 	a := &agent{conn: conn, tmp: tmp, tracker: coverage.NewTracker(), nice: opt.Nice}
-	for j := range runs {
-		if ctx.Err() != nil {
+	for {
+		var j job
+		var ok bool
+		select {
+		case j, ok = <-runs:
+		case <-lost:
+			return fmt.Errorf("no word from the coordinator for %s: giving it up", wire.PingTimeout)
+		}
+		if !ok || ctx.Err() != nil {
 			break
 		}
 		if j.sync != nil {

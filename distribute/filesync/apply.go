@@ -313,6 +313,9 @@ func (a *applier) receive(ctx context.Context, conn *wire.Conn, hash string, siz
 			fail(err)
 			return got, fmt.Errorf("receiving content %s: %w", hash, err)
 		}
+		if k == wire.KindPing {
+			continue // the coordinator's keepalive, which may cross the sync's start
+		}
 		if k != wire.KindSyncBlob {
 			fail(errors.New("sync cut short"))
 			return got, fmt.Errorf("%w: expected sync-blob for %s, got %s", wire.ErrFrame, hash, k)

@@ -30,7 +30,7 @@ import (
 )
 
 // Version is the protocol version. Bump it on any incompatible change.
-const Version = 1
+const Version = 2
 
 // MaxFrame bounds a frame's payload, so a corrupt or hostile length prefix
 // cannot make a peer allocate without limit.
@@ -56,8 +56,9 @@ const (
 	KindSyncNeed     Kind = 8  // agent -> coordinator: content hashes it lacks
 	KindSyncBlob     Kind = 9  // coordinator -> agent: one chunk of one blob
 	KindSyncDone     Kind = 10 // agent -> coordinator: the sync's outcome
+	KindPing         Kind = 11 // coordinator -> agent: still here (see PingEvery)
 
-	kindLast = KindSyncDone
+	kindLast = KindPing
 )
 
 func (k Kind) String() string {
@@ -82,6 +83,8 @@ func (k Kind) String() string {
 		return "sync-blob"
 	case KindSyncDone:
 		return "sync-done"
+	case KindPing:
+		return "ping"
 	}
 	return fmt.Sprintf("kind(%d)", byte(k))
 }
@@ -170,6 +173,19 @@ type Log struct {
 
 // Shutdown asks the agent to exit once its current unit is done.
 type Shutdown struct{}
+
+// Ping tells an agent its coordinator is still there. A link that is cut
+// (not closed) never ends the agent's stdin: an agent that hears nothing
+// for PingTimeout ends its tests and exits, so no test outlives a lost
+// coordinator by more than that.
+type Ping struct{}
+
+// PingEvery is how often a coordinator pings; PingTimeout how long an agent
+// waits for any frame before it gives its coordinator up.
+const (
+	PingEvery   = 2 * time.Second
+	PingTimeout = 15 * time.Second
+)
 
 // SyncManifest lists every entry of the trees the agent must mirror under
 // its workspace root (Hello.Dir). Paths are slash-separated and relative to
@@ -381,6 +397,8 @@ func Decode(k Kind, p []byte) (any, error) {
 		return b, nil
 	case KindSyncDone:
 		msg = new(SyncDone)
+	case KindPing:
+		msg = new(Ping)
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", ErrFrame, byte(k))
 	}
