@@ -131,6 +131,16 @@ func scriptSetup(env *testscript.Env) error {
 	env.Setenv("HOME", home)
 	env.Setenv("XDG_CACHE_HOME", filepath.Join(home, ".cache"))
 	env.Setenv("TERM", "dumb")
+	if testing.CoverMode() != "" {
+		// This test binary is coverage-instrumented (covdist measuring
+		// itself): the covdist processes the scripts start are too, and
+		// without GOCOVERDIR each warns on stderr at exit.
+		dir := filepath.Join(env.WorkDir, ".gocoverdir")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		env.Setenv("GOCOVERDIR", dir)
+	}
 	// What a user gets: testscript asks for system tracebacks.
 	env.Setenv("GOTRACEBACK", "single")
 	// The matrix fixture is the README's, so it is used in place, not copied.
