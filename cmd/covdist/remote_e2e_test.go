@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -124,7 +125,11 @@ func runCovdist(t testing.TB, dir string, args ...string) runResult {
 	args = append([]string{"--stats-file=" + stats, "--cov-report=term", "--cov-report=out:" + prof}, args...)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "SSH_AUTH_SOCK=", "XDG_CACHE_HOME="+filepath.Join(dir, ".xdg-cache"))
+	// Remembered durations per module directory, kept out of the module
+	// (which may be the repository's own testdata).
+	sum := sha256.Sum256([]byte(dir))
+	xdg := filepath.Join(os.TempDir(), fmt.Sprintf("covdist-e2e-cache-%x", sum[:6]))
+	cmd.Env = append(os.Environ(), "SSH_AUTH_SOCK=", "XDG_CACHE_HOME="+xdg)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
