@@ -4,7 +4,6 @@ package main
 // --px proxies that run no tests themselves but host workers via=ID.
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -108,5 +107,3 @@ func gatewayFor(s xspec.Spec, self string) (distribute.Gateway, bool) {
 	}
 	return &gateway.Popen{Path: self, Args: []string{"agent"}, Dir: s.Chdir, Name: "popen"}, false
 }
-
-var errNoAuthorizedKeys = errors.New("covdist serve needs --authorized-keys FILE: only the keys listed there may connect")

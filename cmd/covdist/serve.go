@@ -31,6 +31,8 @@ Example:
 Flags:
 `
 
+var errNoAuthorizedKeys = errors.New("covdist serve needs --authorized-keys FILE: only the keys listed there may connect")
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("covdist serve", pflag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:8888", "`address` to listen on (loopback by default)")
