@@ -66,14 +66,18 @@ type Sync struct {
 // Platform is one environment the plan runs tests in, with its own
 // binaries, test list, workers and coverage.
 type Platform struct {
-	Name     string            // linux/amd64
-	Header   string            // platform linux/amd64, go1.26.8
-	Binaries map[string]Binary // by package import path
-	Tests    []Test
-	Workers  []Worker
-	Args     []string // extra test binary flags
-	Env      []string // NAME=VALUE for the test processes
-	Exec     []string // wrapper, as go test -exec
+	Name string // linux/amd64
+	// GOOS and GOARCH are what the test binaries were built for. A remote
+	// worker whose agent reports another platform is refused unless Exec
+	// wraps the binaries; empty: not checked.
+	GOOS, GOARCH string
+	Header       string            // platform linux/amd64, go1.26.8
+	Binaries     map[string]Binary // by package import path
+	Tests        []Test
+	Workers      []Worker
+	Args         []string // extra test binary flags
+	Env          []string // NAME=VALUE for the test processes
+	Exec         []string // wrapper, as go test -exec
 }
 
 // Test names one top-level test of a package.

@@ -289,6 +289,9 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 		}
 		conn := wire.NewConn(stream, stream, stream)
 		hello, err := wire.Handshake(conn, wire.Hello{Agent: c.plan.Version})
+		if err == nil {
+			err = c.checkPlatform(w, hello)
+		}
 		if err == nil && w.Remote {
 			err = c.pushDirs(ctx, conn)
 		}
@@ -866,6 +869,25 @@ func (c *coordinator) onDead(w *workerState, err error) {
 		return
 	}
 	c.start(c.ctx, w)
+}
+
+// runsNatively names the architecture whose binaries a host's processor
+// runs besides its own.
+var runsNatively = map[string]string{"amd64": "386", "arm64": "arm"}
+
+// checkPlatform refuses a remote worker that could not run its platform's
+// binaries: a host of another GOOS/GOARCH than they were built for (a
+// covdist serve is not probed before the build), unless a wrapper runs them.
+func (c *coordinator) checkPlatform(w *workerState, hello *wire.Hello) error {
+	pl := w.platform
+	if !w.Remote || len(pl.Exec) > 0 || pl.GOOS == "" || hello.GOOS == "" {
+		return nil
+	}
+	if hello.GOOS == pl.GOOS && (hello.GOARCH == pl.GOARCH || runsNatively[hello.GOARCH] == pl.GOARCH) {
+		return nil
+	}
+	return fmt.Errorf("the host is %s/%s but this platform's test binaries are %s/%s: add //goos=%s//goarch=%s to its --tx spec (covdist then builds them for it)",
+		hello.GOOS, hello.GOARCH, pl.GOOS, pl.GOARCH, hello.GOOS, hello.GOARCH)
 }
 
 // SortResults orders results by platform, package and test, for stable output.

@@ -22,9 +22,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/covdist/covdist/coverage"
@@ -65,12 +67,16 @@ type Package struct {
 	Dir        string
 	Binary     string // empty when it has no test files
 	Tests      []string
+
+	testFiles []string // its _test.go files for the target, in Dir
 }
 
 // Built is a platform ready to run.
 type Built struct {
 	Target     Target
 	Name       string // linux/amd64
+	GOOS       string
+	GOARCH     string
 	Header     string // platform linux/amd64, go1.26.8 [exec=...]
 	GoVersion  string
 	ModulePath string
@@ -198,7 +204,8 @@ func Probe(ctx context.Context, opt Options, t Target) (*Built, error) {
 	if ge.GOMOD == "" || ge.GOMOD == os.DevNull {
 		return nil, fmt.Errorf("%s is not inside a Go module (no go.mod found): run covdist in a module", opt.ModuleDir)
 	}
-	b := &Built{Target: t, GoVersion: ge.GOVERSION, Name: ge.GOOS + "/" + ge.GOARCH, ModuleDir: filepath.Dir(ge.GOMOD)}
+	b := &Built{Target: t, GoVersion: ge.GOVERSION, Name: ge.GOOS + "/" + ge.GOARCH, GOOS: ge.GOOS, GOARCH: ge.GOARCH,
+		ModuleDir: filepath.Dir(ge.GOMOD)}
 	b.Header = header(b.Name, ge.GOVERSION, t)
 
 	if modErr != nil {
@@ -240,7 +247,8 @@ func (b *Built) BuildTests(ctx context.Context, opt Options) error {
 	testedSet := make(map[string]bool)
 	for _, p := range tested {
 		testedSet[p.ImportPath] = true
-		pkg := &Package{ImportPath: p.ImportPath, Name: p.Name, Dir: p.Dir}
+		pkg := &Package{ImportPath: p.ImportPath, Name: p.Name, Dir: p.Dir,
+			testFiles: append(slices.Clone(p.TestGoFiles), p.XTestGoFiles...)}
 		b.Packages = append(b.Packages, pkg)
 	}
 	var zeroPkgs []string
@@ -516,7 +524,24 @@ func (l *lister) list(ctx context.Context, p *Package) {
 	cmd.Env = append(os.Environ(), l.b.Target.Env...)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	if errors.Is(err, syscall.ENOEXEC) {
+		// Built for a remote of another architecture, with no wrapper to
+		// run it here: its tests come from its source instead.
+		tests, serr := sourceTests(p.Dir, p.testFiles)
+		if serr != nil {
+			l.mu.Lock()
+			l.errs = append(l.errs, &Error{Step: "listing tests of " + p.ImportPath, Output: serr.Error()})
+			l.mu.Unlock()
+			return
+		}
+		p.Tests = tests
+		if l.opt.Ready != nil {
+			l.opt.Ready(p)
+		}
+		return
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return
 		}

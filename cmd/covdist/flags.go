@@ -94,10 +94,13 @@ Workers (--tx SPEC, repeatable; execnet's syntax [N*]TYPE[//key=value]...):
   popen                    a worker process here (-n N is N of these)
   ssh=[user@]host[:port]   an OpenSSH host, per your ~/.ssh/config, agent and
                            known_hosts; covdist uploads itself there as the agent
+                           (cross-compiled for a host of another OS/arch, which
+                           is probed when the spec names no goos=/goarch=)
   socket=host:port         a 'covdist serve' (see covdist serve --help)
   pipe=COMMAND             any command that gives a pipe: kubectl exec -i POD --
   keys: id= via= chdir= go= goos= goarch= tags= exec= env:NAME=VALUE nice=
-        ssh_config=   (popen//via=ID runs on the host of --px ...//id=ID)
+        ssh_config=   (popen//via=ID runs on the host of --px ...//id=ID;
+                      ssh=HOST//via=ID reaches HOST through that proxy)
   Remote workers get each package's test binary and directory, and every
   --rsyncdir, synchronised by content hash before their tests run there.
 

@@ -40,12 +40,15 @@ func TestWorkerGroups(t *testing.T) {
 			want: []string{host + " x1", host + " ssh=h1 x1", host + " ssh=h2:2222 x1", host + " socket=127.0.0.1:8888 x1"}},
 		{name: "via a proxy", tx: []string{"2*popen//via=bastion"}, px: []string{"ssh=b.example//id=bastion"}, want: []string{host + " x2"}},
 		{name: "via names no proxy", tx: []string{"popen//via=nope"}, wantErr: "nope"},
-		{name: "via to a third host", tx: []string{"ssh=inner//via=b"}, px: []string{"ssh=b.example//id=b"}, wantErr: "only popen//via=ID"},
+		{name: "via to a third host", dist: "each", tx: []string{"ssh=inner//via=b", "ssh=inner"}, px: []string{"ssh=b.example//id=b"},
+			want: []string{host + " ssh=inner via ssh=b.example x1", host + " ssh=inner x1"}},
+		{name: "pipe via a proxy", tx: []string{"pipe=kubectl exec -i p --//via=b"}, px: []string{"ssh=b.example//id=b"}, wantErr: "cannot go via a proxy"},
+		{name: "ssh via a pipe proxy", tx: []string{"ssh=inner//via=b"}, px: []string{"pipe=kubectl exec -i p --//id=b"}, wantErr: "only through an ssh= proxy"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := &options{dist: tt.dist, numProcesses: tt.n, tx: tt.tx, px: tt.px}
-			groups, mode, err := workerGroups(o)
+			groups, mode, err := workerGroups(o, nil)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("got error %v; want one containing %q", err, tt.wantErr)

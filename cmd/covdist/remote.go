@@ -4,9 +4,12 @@ package main
 // --px proxies that run no tests themselves but host workers via=ID.
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/covdist/covdist/distribute"
 	"github.com/covdist/covdist/distribute/gateway"
@@ -54,8 +57,17 @@ func resolveVia(specs, proxies []xspec.Spec) ([]xspec.Spec, error) {
 		if !ok {
 			return nil, fmt.Errorf("--tx %q: via=%s names no --px", s.Raw, s.Via)
 		}
+		if s.Type == "ssh" || s.Type == "socket" {
+			// Another host, reached through the proxy's ssh connection.
+			if p.Type != "ssh" {
+				return nil, fmt.Errorf("--tx %q: via=%s names a %s proxy, but a host is reached only through an ssh= proxy (a jump host)", s.Raw, s.Via, p.Type)
+			}
+			s.Proxy = &p
+			out = append(out, s)
+			continue
+		}
 		if s.Type != "popen" {
-			return nil, fmt.Errorf("--tx %q: only popen//via=ID is supported (a worker on the proxy's host); reaching a third host through a proxy is not available yet: use ProxyJump in your ssh config", s.Raw)
+			return nil, fmt.Errorf("--tx %q: a %s worker cannot go via a proxy: its command decides where it runs", s.Raw, s.Type)
 		}
 		s.Type, s.User, s.Host, s.Port, s.Command = p.Type, p.User, p.Host, p.Port, p.Command
 		if s.SSHConfig == "" {
@@ -81,29 +93,95 @@ func location(s xspec.Spec) string {
 		if s.Port != 0 {
 			h = net.JoinHostPort(h, strconv.Itoa(s.Port))
 		}
-		return "ssh=" + h
+		return "ssh=" + h + viaSuffix(s)
 	case "socket":
-		return "socket=" + net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
+		return "socket=" + net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) + viaSuffix(s)
 	case "pipe":
 		return "pipe=" + s.Command
 	}
 	return ""
 }
 
+// viaSuffix names the proxy a host is reached through: two hosts of one
+// name behind two proxies are two hosts.
+func viaSuffix(s xspec.Spec) string {
+	if s.Proxy == nil {
+		return ""
+	}
+	return " via " + location(*s.Proxy)
+}
+
 // gatewayFor makes the gateway of one worker, and says whether it is
 // remote (needs files synchronised).
-func gatewayFor(s xspec.Spec, self string) (distribute.Gateway, bool) {
+// agents gives the agent for a remote of another GOOS/GOARCH; nil refuses
+// such remotes.
+func gatewayFor(s xspec.Spec, self string, agents gateway.AgentSource) (distribute.Gateway, bool) {
+	var via *gateway.SSH
+	if p := s.Proxy; p != nil {
+		via = &gateway.SSH{Host: p.Host, User: p.User, Port: p.Port, ConfigFile: p.SSHConfig}
+	}
 	switch s.Type {
 	case "ssh":
-		return &gateway.SSH{Host: s.Host, User: s.User, Port: s.Port, ConfigFile: s.SSHConfig,
-			Chdir: s.Chdir, AgentArgs: []string{"agent"}, Nice: s.Nice}, true
+		return &gateway.SSH{Host: s.Host, User: s.User, Port: s.Port, ConfigFile: s.SSHConfig, Via: via,
+			Chdir: s.Chdir, AgentArgs: []string{"agent"}, AgentFor: agents, Nice: s.Nice}, true
 	case "socket":
-		return &gateway.SSH{Host: s.Host, Port: s.Port, Subsystem: gateway.AgentSubsystem, ConfigFile: s.SSHConfig}, true
+		return &gateway.SSH{Host: s.Host, Port: s.Port, Subsystem: gateway.AgentSubsystem, ConfigFile: s.SSHConfig, Via: via}, true
 	case "pipe":
-		return &gateway.Pipe{Command: s.Command, Chdir: s.Chdir, Nice: s.Nice}, true
+		return &gateway.Pipe{Command: s.Command, Chdir: s.Chdir, AgentFor: agents, Nice: s.Nice}, true
 	}
 	if s.Nice != 0 {
 		return &gateway.Popen{Path: "nice", Args: []string{"-n", strconv.Itoa(s.Nice), self, "agent"}, Dir: s.Chdir, Name: "popen"}, false
 	}
 	return &gateway.Popen{Path: self, Args: []string{"agent"}, Dir: s.Chdir, Name: "popen"}, false
+}
+
+// probeRemotes fills in goos= and goarch= of the ssh and pipe specs that
+// name neither, from their hosts (`uname -sm`), so that their test binaries
+// are cross-compiled for what the host is. Each host is probed once, all
+// side by side. A host that cannot be probed keeps the spec as it is: its
+// worker then reports why it could not start.
+func probeRemotes(ctx context.Context, specs []xspec.Spec, self string) []xspec.Spec {
+	type result struct{ goos, goarch string }
+	results := make(map[string]*result)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for _, s := range specs {
+		if s.GOOS != "" || s.GOARCH != "" || (s.Type != "ssh" && s.Type != "pipe") {
+			continue
+		}
+		key := location(s) + "\x00" + s.SSHConfig
+		if _, ok := results[key]; ok {
+			continue
+		}
+		results[key] = nil
+		gw, _ := gatewayFor(s, self, nil)
+		p, ok := gw.(gateway.Prober)
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			goos, goarch, err := p.Platform(ctx)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			results[key] = &result{goos, goarch}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	out := make([]xspec.Spec, len(specs))
+	for i, s := range specs {
+		if s.GOOS == "" && s.GOARCH == "" {
+			if r := results[location(s)+"\x00"+s.SSHConfig]; r != nil && (r.goos != hostGOOS() || r.goarch != hostGOARCH()) {
+				s.GOOS, s.GOARCH = r.goos, r.goarch
+			}
+		}
+		out[i] = s
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -457,5 +458,123 @@ func TestRemoteLinkCutEndsRemoteTests(t *testing.T) {
 	r := <-done
 	if !strings.Contains(r.out, "down:") {
 		t.Errorf("want the cut worker reported down:\n%s", r.out)
+	}
+}
+
+// A host of another architecture (arm64, emulated by qemu-user in sshd's
+// own namespaces) gets test binaries cross-compiled for it without any
+// goarch= in the spec, and an agent covdist builds for it from its own
+// source: nothing is installed there but sshd and a shell.
+func TestRemoteForeignArchSSH(t *testing.T) {
+	srv := sshtest.StartWith(t, sshtest.Options{Arch: "arm64"})
+	mod := remoteModule(t, 10*time.Millisecond)
+	local := runCovdist(t, mod, "./...")
+	if local.code != 0 {
+		t.Fatalf("local run: exit %d\n%s", local.code, local.out)
+	}
+	spec := "--tx=2*ssh=sshtest//ssh_config=" + srv.Config
+	start := time.Now()
+	first := runCovdist(t, mod, "-v", spec, "./...")
+	if first.code != 0 {
+		t.Fatalf("ssh run: exit %d\n%s\nsshd log:\n%s", first.code, first.out, srv.LogText())
+	}
+	t.Logf("first run %v:\n%s", time.Since(start), first.out)
+	mustSummary(t, first.out, 4)
+	for _, want := range []string{"building a covdist agent for linux/arm64", "linux/arm64 pid"} {
+		if !strings.Contains(first.out, want) {
+			t.Errorf("want %q in the output:\n%s", want, first.out)
+		}
+	}
+	if got, want := totals(first.profile), totals(local.profile); got != want {
+		t.Errorf("arm64 run coverage: got %s; want %s as locally", got, want)
+	}
+	agents, _ := filepath.Glob(filepath.Join(srv.Home, ".cache/covdist/agents/*/covdist"))
+	if len(agents) != 1 {
+		t.Fatalf("got agents %v on the remote; want one", agents)
+	}
+	if m := elfMachine(t, agents[0]); m != elf.EM_AARCH64 {
+		t.Errorf("the uploaded agent is for %v; want EM_AARCH64", m)
+	}
+	// The test binaries that ran there were arm64 ones.
+	bins, _ := filepath.Glob(filepath.Join(srv.Home, ".cache/covdist/work/*/bin/*/*/*.test"))
+	bins2, _ := filepath.Glob(filepath.Join(srv.Home, ".cache/covdist/*/*/*.test"))
+	bins = append(bins, bins2...)
+	for _, b := range bins {
+		if m := elfMachine(t, b); m != elf.EM_AARCH64 {
+			t.Errorf("test binary %s on the remote is for %v; want EM_AARCH64", b, m)
+		}
+	}
+
+	// The second run finds both the local build and the remote copy.
+	start = time.Now()
+	second := runCovdist(t, mod, spec, "./...")
+	if second.code != 0 {
+		t.Fatalf("second ssh run: exit %d\n%s", second.code, second.out)
+	}
+	t.Logf("second run %v", time.Since(start))
+	if strings.Contains(second.out, "building a covdist agent") {
+		t.Errorf("second run built the agent again:\n%s", second.out)
+	}
+	if again, _ := filepath.Glob(filepath.Join(srv.Home, ".cache/covdist/agents/*/covdist")); len(again) != 1 {
+		t.Errorf("got agents %v after the second run; want the same one", again)
+	}
+
+	// A pipe into the same host's namespaces (as docker exec enters a
+	// container's) is probed and served the same way.
+	enter := fmt.Sprintf("nsenter -t %d -U -m --preserve-credentials env HOME=%s", srv.PID(), srv.Home)
+	pipe := runCovdist(t, mod, "-v", "--tx=pipe="+enter, "./...")
+	if pipe.code != 0 {
+		t.Fatalf("pipe run: exit %d\n%s", pipe.code, pipe.out)
+	}
+	mustSummary(t, pipe.out, 4)
+	if !strings.Contains(pipe.out, "platform linux/arm64") || !strings.Contains(pipe.out, "linux/arm64 pid") {
+		t.Errorf("want the pipe's host run as linux/arm64:\n%s", pipe.out)
+	}
+}
+
+func elfMachine(t *testing.T, path string) elf.Machine {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	defer f.Close()
+	return f.Machine
+}
+
+// A host on a network that only a proxy reaches (sshd in a namespace linked
+// to the proxy's namespace alone) runs tests through --px ssh=...//id= and
+// --tx ssh=...//via=: the workers run on the inner host, and the proxy runs
+// nothing.
+func TestRemoteViaJumpHostE2E(t *testing.T) {
+	gate := sshtest.StartWith(t, sshtest.Options{Netns: true})
+	inner := sshtest.StartWith(t, sshtest.Options{Netns: true, Behind: gate})
+	mod := remoteModule(t, 10*time.Millisecond)
+	local := runCovdist(t, mod, "./...")
+	if local.code != 0 {
+		t.Fatalf("local run: exit %d\n%s", local.code, local.out)
+	}
+	r := runCovdist(t, mod, "-v", "--px=ssh="+sshtest.Alias+"//id=gate//ssh_config="+gate.Config,
+		"--tx=2*ssh="+sshtest.Alias+"//via=gate//ssh_config="+inner.Config, "./...")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\ninner sshd log:\n%s", r.code, r.out, inner.LogText())
+	}
+	mustSummary(t, r.out, 4)
+	if got, want := totals(r.profile), totals(local.profile); got != want {
+		t.Errorf("coverage: got %s; want %s as locally", got, want)
+	}
+	if a, _ := filepath.Glob(filepath.Join(inner.Home, ".cache/covdist/agents/*/covdist")); len(a) != 1 {
+		t.Errorf("got agents %v on the inner host; want one", a)
+	}
+	if a, _ := filepath.Glob(filepath.Join(gate.Home, ".cache/covdist/agents/*/covdist")); len(a) != 0 {
+		t.Errorf("the proxy got agents %v; it runs nothing", a)
+	}
+	// The inner host saw its one connection come from the proxy's side of
+	// their link, not from this machine.
+	if n := inner.Connections(); n != 1 {
+		t.Errorf("the inner sshd accepted %d connections; want 1 shared by both workers (and the probe)", n)
+	}
+	if !strings.Contains(gate.LogText(), "Accepted publickey") {
+		t.Errorf("the proxy's sshd never let covdist in:\n%s", gate.LogText())
 	}
 }

@@ -49,7 +49,14 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "covdist: %v\n", err)
 		return exitUsage
 	}
-	groups, mode, err := workerGroups(o)
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "covdist: finding its own executable to start workers: %v\n", err)
+		return exitUsage
+	}
+	groups, mode, err := workerGroups(o, func(specs []xspec.Spec) []xspec.Spec {
+		return probeRemotes(ctx, specs, self)
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "covdist: %v\n", err)
 		return exitUsage
@@ -121,20 +128,16 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if o.exitFirst {
 		plan.MaxFail = 1
 	}
-	self, err := os.Executable()
-	if err != nil {
-		fmt.Fprintf(stderr, "covdist: finding its own executable to start workers: %v\n", err)
-		return exitUsage
-	}
+	agents := newAgentBuilder(self, func(s string) { term.printf("covdist: %s\n", s) })
 	nWorkers := 0
 	for i, b := range built {
-		pl := &distribute.Platform{Name: b.Name, Header: b.Header, Binaries: make(map[string]distribute.Binary),
+		pl := &distribute.Platform{Name: b.Name, GOOS: b.GOOS, GOARCH: b.GOARCH, Header: b.Header, Binaries: make(map[string]distribute.Binary),
 			Args: o.testArgs, Env: groups[i].target.Env, Exec: groups[i].target.Exec}
 		for _, spec := range groups[i].specs {
 			if buildErrs[i] != nil {
 				break
 			}
-			gw, remote := gatewayFor(spec, self)
+			gw, remote := gatewayFor(spec, self, agents.For)
 			pl.Workers = append(pl.Workers, distribute.Worker{ID: fmt.Sprintf("gw%d", nWorkers), Gateway: gw, Remote: remote})
 			if remote && plan.Sync == nil {
 				plan.Sync = &distribute.Sync{ModuleDir: moduleDir, BinDir: binDir, Dirs: o.rsyncDirs, Ignore: o.rsyncIgnore}
@@ -393,7 +396,8 @@ func (g *group) name() string {
 
 // workerGroups turns -n and --tx into workers grouped by platform, and
 // decides the distribution mode.
-func workerGroups(o *options) ([]*group, distribute.Mode, error) {
+// probe, when set, may fill in each spec's platform from its host.
+func workerGroups(o *options, probe func([]xspec.Spec) []xspec.Spec) ([]*group, distribute.Mode, error) {
 	var specs []xspec.Spec
 	if n := o.workers(); n > 0 {
 		for i := 0; i < n; i++ {
@@ -409,6 +413,9 @@ func workerGroups(o *options) ([]*group, distribute.Mode, error) {
 	}
 	if specs, err = resolveVia(specs, pxSpecs); err != nil {
 		return nil, "", err
+	}
+	if probe != nil {
+		specs = probe(specs)
 	}
 	mode := distribute.Mode(o.dist)
 	if mode == "" {

@@ -28,15 +28,19 @@ type Pipe struct {
 	Chdir string
 	// AgentBinary is the covdist executable to upload; default os.Executable().
 	AgentBinary string
-	Env         []string
-	Nice        int
+	// AgentFor gives the agent for a far side of another GOOS/GOARCH (see
+	// SSH.AgentFor).
+	AgentFor AgentSource
+	Env      []string
+	Nice     int
 }
 
 // pipeInstalls remembers, per pipe command, where its agent is, so workers
 // behind one command upload it once, one at a time.
 var pipeInstalls struct {
 	sync.Mutex
-	path map[string]string
+	path     map[string]string
+	platform map[string]string // GOOS/GOARCH, once probed
 }
 
 func (p *Pipe) String() string { return "pipe=" + p.Command }
@@ -68,9 +72,18 @@ func (p *Pipe) install(ctx context.Context) (string, error) {
 	if path, ok := pipeInstalls.path[p.Command]; ok {
 		return path, nil
 	}
+	goos, goarch, err := p.platform(ctx)
+	if err != nil {
+		return "", err
+	}
 	local, err := p.agentBinary()
 	if err != nil {
 		return "", err
+	}
+	if goos != runtime.GOOS || goarch != runtime.GOARCH {
+		if local, err = foreignAgent(ctx, p.AgentFor, goos, goarch, p.String()); err != nil {
+			return "", err
+		}
 	}
 	data, err := os.ReadFile(local)
 	if err != nil {
@@ -78,18 +91,13 @@ func (p *Pipe) install(ctx context.Context) (string, error) {
 	}
 	sum := sha256.Sum256(data)
 	dir := "$HOME/.cache/covdist/agents/" + hex.EncodeToString(sum[:12])
-	probe := p.through(ctx, `uname -sm; test -x "`+dir+`/covdist" && echo have; true`)
+	probe := p.through(ctx, `test -x "`+dir+`/covdist" && echo have; true`)
 	var out, stderr bytes.Buffer
 	probe.Stdout, probe.Stderr = &out, &stderr
 	if err := probe.Run(); err != nil {
 		return "", fmt.Errorf("%s: running the pipe command: %v; %s", p, err, strings.TrimSpace(stderr.String()))
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	goos, goarch := unameToGo(lines[0])
-	if goos != runtime.GOOS || goarch != runtime.GOARCH {
-		return "", fmt.Errorf("%s: the far side is %s/%s (uname %q) but this covdist is %s/%s: install a covdist agent built for it there", p, goos, goarch, lines[0], runtime.GOOS, runtime.GOARCH)
-	}
-	if len(lines) < 2 || lines[len(lines)-1] != "have" {
+	if strings.TrimSpace(out.String()) != "have" {
 		// A temporary name of its own and a rename: another coordinator
 		// uploading at the same time never sees, nor runs, a partial file.
 		up := p.through(ctx, `set -e; mkdir -p "`+dir+`"; t="`+dir+`/covdist.tmp.$$"; cat > "$t"; chmod 755 "$t"; mv -f "$t" "`+dir+`/covdist"`)
@@ -105,6 +113,36 @@ func (p *Pipe) install(ctx context.Context) (string, error) {
 	}
 	pipeInstalls.path[p.Command] = dir + "/covdist"
 	return dir + "/covdist", nil
+}
+
+// Platform probes the far side's GOOS/GOARCH (`uname -sm`), once per pipe
+// command.
+func (p *Pipe) Platform(ctx context.Context) (goos, goarch string, err error) {
+	pipeInstalls.Lock()
+	defer pipeInstalls.Unlock()
+	return p.platform(ctx)
+}
+
+// platform is Platform with pipeInstalls held.
+func (p *Pipe) platform(ctx context.Context) (goos, goarch string, err error) {
+	if pl, ok := pipeInstalls.platform[p.Command]; ok {
+		goos, goarch, _ = strings.Cut(pl, "/")
+		return goos, goarch, nil
+	}
+	probe := p.through(ctx, `uname -sm`)
+	var out, stderr bytes.Buffer
+	probe.Stdout, probe.Stderr = &out, &stderr
+	if err := probe.Run(); err != nil {
+		return "", "", fmt.Errorf("%s: running the pipe command: %v; %s", p, err, strings.TrimSpace(stderr.String()))
+	}
+	if goos, goarch, err = goPlatform(strings.TrimSpace(out.String())); err != nil {
+		return "", "", fmt.Errorf("%s: %w", p, err)
+	}
+	if pipeInstalls.platform == nil {
+		pipeInstalls.platform = make(map[string]string)
+	}
+	pipeInstalls.platform[p.Command] = goos + "/" + goarch
+	return goos, goarch, nil
 }
 
 // Open starts an agent on the far side and returns the stream to it.
@@ -133,32 +171,4 @@ func (p *Pipe) Open(ctx context.Context) (io.ReadWriteCloser, error) {
 	script += `"` + agent + `" agent`
 	cmd := p.through(context.Background(), script)
 	return startStream(ctx, cmd)
-}
-
-// unameToGo maps `uname -sm` output to GOOS/GOARCH.
-func unameToGo(uname string) (goos, goarch string) {
-	f := strings.Fields(uname)
-	if len(f) < 2 {
-		return "unknown", "unknown"
-	}
-	goos = strings.ToLower(f[0])
-	switch f[1] {
-	case "x86_64", "amd64":
-		goarch = "amd64"
-	case "aarch64", "arm64":
-		goarch = "arm64"
-	case "i386", "i486", "i586", "i686":
-		goarch = "386"
-	case "armv7l", "armv6l":
-		goarch = "arm"
-	case "riscv64":
-		goarch = "riscv64"
-	case "ppc64le":
-		goarch = "ppc64le"
-	case "s390x":
-		goarch = "s390x"
-	default:
-		goarch = f[1]
-	}
-	return goos, goarch
 }

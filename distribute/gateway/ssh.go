@@ -55,6 +55,10 @@ type SSH struct {
 	// default os.Executable(). AgentArgs follow it (normally "agent").
 	AgentBinary string
 	AgentArgs   []string
+	// AgentFor, when set, gives a covdist executable built for a remote of
+	// another GOOS/GOARCH than this one, to upload instead of AgentBinary.
+	// When nil such a remote is refused with what to do.
+	AgentFor AgentSource
 	// Env (NAME=VALUE) is set for the agent and so for its tests; a
 	// non-zero Nice runs the agent under nice -n Nice.
 	Env  []string
@@ -70,6 +74,10 @@ type SSH struct {
 	// SSH subsystem instead of uploading and running one: a covdist serve
 	// (the socket= spec) decides itself what runs, and where.
 	Subsystem string
+	// Via, when set, is a proxy host (a --px ssh= spec) through which this
+	// one is reached, as through a ProxyJump hop, resolved with the proxy's
+	// own config: for hosts that only the proxy can reach.
+	Via *SSH
 	// Keepalive is the interval of keepalive@openssh.com requests; the
 	// connection is closed after three go unanswered, so a dead host is
 	// noticed within about 10 s by default. Default 3s; negative: none.
@@ -134,7 +142,7 @@ func (g *SSH) Open(ctx context.Context) (io.ReadWriteCloser, error) {
 		}
 		var remoteBin string
 		if g.Subsystem == "" {
-			remoteBin, err = c.install(ctx, bin, sum)
+			remoteBin, err = c.install(ctx, bin, sum, g.AgentFor)
 		}
 		if err != nil {
 			release(c)
@@ -927,6 +935,9 @@ var (
 // none with room for another session; fresh tells which.
 func acquire(ctx context.Context, g *SSH, t *target) (c *client, fresh bool, err error) {
 	key := fmt.Sprintf("%s|%s|%s|%s", t.name(), t.config, strings.Join(t.jumps, ","), strings.Join(t.knownHosts, ","))
+	if g.Via != nil {
+		key += "|via " + g.Via.String() + " " + g.Via.ConfigFile
+	}
 	cacheMu.Lock()
 	for _, cand := range cache[key] {
 		if !cand.full && cand.dead() == nil {
@@ -1099,24 +1110,23 @@ func (c *client) dial(ctx context.Context, g *SSH, t *target) error {
 		dial = (&net.Dialer{}).DialContext
 	}
 
-	hops := []*target{}
-	if len(t.jumps) > 0 {
-		cs, err := loadConfig(g.ConfigFile)
+	var hops []*target
+	if g.Via != nil {
+		vt, err := g.Via.resolve()
 		if err != nil {
-			return err
+			return fmt.Errorf("via %s: %w", g.Via, err)
 		}
-		for _, j := range t.jumps {
-			h, err := resolveJump(cs, strings.TrimSpace(j))
-			if err != nil {
-				return err
-			}
-			if len(g.KnownHosts) > 0 {
-				h.knownHosts = t.knownHosts
-			}
-			hops = append(hops, h)
+		vh, err := g.Via.jumpHops(vt)
+		if err != nil {
+			return fmt.Errorf("via %s: %w", g.Via, err)
 		}
+		hops = append(vh, vt)
 	}
-	hops = append(hops, t)
+	jh, err := g.jumpHops(t)
+	if err != nil {
+		return err
+	}
+	hops = append(append(hops, jh...), t)
 
 	for i, h := range hops {
 		var conn net.Conn
@@ -1129,7 +1139,7 @@ func (c *client) dial(ctx context.Context, g *SSH, t *target) error {
 		if err != nil {
 			via := ""
 			if i > 0 {
-				via = " via ProxyJump " + hops[i-1].name()
+				via = " via " + hops[i-1].name()
 			}
 			return fmt.Errorf("connecting to %s%s: %w", h.addr(), via, err)
 		}
@@ -1137,7 +1147,7 @@ func (c *client) dial(ctx context.Context, g *SSH, t *target) error {
 		if err != nil {
 			conn.Close()
 			if i < len(hops)-1 {
-				return fmt.Errorf("ProxyJump %s: %w", h.alias, err)
+				return fmt.Errorf("jump host %s: %w", h.alias, err)
 			}
 			return err
 		}
@@ -1148,6 +1158,29 @@ func (c *client) dial(ctx context.Context, g *SSH, t *target) error {
 		}
 	}
 	return nil
+}
+
+// jumpHops resolves t's ProxyJump hops with g's config.
+func (g *SSH) jumpHops(t *target) ([]*target, error) {
+	if len(t.jumps) == 0 {
+		return nil, nil
+	}
+	cs, err := loadConfig(g.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	var hops []*target
+	for _, j := range t.jumps {
+		h, err := resolveJump(cs, strings.TrimSpace(j))
+		if err != nil {
+			return nil, err
+		}
+		if len(g.KnownHosts) > 0 {
+			h.knownHosts = t.knownHosts
+		}
+		hops = append(hops, h)
+	}
+	return hops, nil
 }
 
 // resolveJump resolves one ProxyJump hop, [user@]host[:port] or an ssh://
@@ -1224,14 +1257,14 @@ func (c *client) login(ctx context.Context, conn net.Conn, t *target) (*ssh.Clie
 // install makes sure the agent binary with the given sum is on the remote
 // and returns its remote path (for sh). The probe and any upload happen
 // once per connection and binary, however many streams ask at once.
-func (c *client) install(ctx context.Context, bin, sum string) (string, error) {
+func (c *client) install(ctx context.Context, bin, sum string, agentFor AgentSource) (string, error) {
 	c.mu.Lock()
 	in := c.installs[sum]
 	if in == nil {
 		in = &install{done: make(chan struct{})}
 		c.installs[sum] = in
 		c.mu.Unlock()
-		in.path, in.err = c.doInstall(ctx, bin, sum)
+		in.path, in.err = c.doInstall(ctx, bin, sum, agentFor)
 		if in.err != nil {
 			c.mu.Lock()
 			delete(c.installs, sum) // let a later Open try again
@@ -1255,9 +1288,8 @@ var uploads struct {
 	n int
 }
 
-func (c *client) doInstall(ctx context.Context, bin, sum string) (string, error) {
-	dir := `"$HOME"/` + AgentCacheDir + "/" + sum
-	path := dir + "/covdist"
+func (c *client) doInstall(ctx context.Context, bin, sum string, agentFor AgentSource) (string, error) {
+	path := agentPath(sum)
 	out, err := c.run(ctx, "uname -sm; if test -x "+path+"; then echo present; else echo absent; fi", nil)
 	if err != nil {
 		return "", fmt.Errorf("probing the remote platform: %w", err)
@@ -1266,21 +1298,31 @@ func (c *client) doInstall(ctx context.Context, bin, sum string) (string, error)
 	if len(lines) < 2 {
 		return "", fmt.Errorf("probing the remote platform: unexpected output %q", out)
 	}
-	platform, err := goPlatform(lines[0])
+	goos, goarch, err := goPlatform(lines[0])
 	if err != nil {
 		return "", err
 	}
 	c.mu.Lock()
-	c.platform = platform
+	c.platform = goos + "/" + goarch
 	c.mu.Unlock()
-	if strings.TrimSpace(lines[len(lines)-1]) == "present" {
-		return path, nil
+	present := strings.TrimSpace(lines[len(lines)-1]) == "present"
+	if goos != runtime.GOOS || goarch != runtime.GOARCH {
+		// Another platform: an agent built for it, under its own hash.
+		if bin, err = foreignAgent(ctx, agentFor, goos, goarch, c.name); err != nil {
+			return "", err
+		}
+		if sum, err = fileSHA256(bin); err != nil {
+			return "", fmt.Errorf("hashing the %s/%s agent: %w", goos, goarch, err)
+		}
+		path = agentPath(sum)
+		out, err := c.run(ctx, "if test -x "+path+"; then echo present; else echo absent; fi", nil)
+		if err != nil {
+			return "", fmt.Errorf("looking for the %s/%s agent on the remote: %w", goos, goarch, err)
+		}
+		present = strings.TrimSpace(string(out)) == "present"
 	}
-	local := runtime.GOOS + "/" + runtime.GOARCH
-	if platform != local {
-		return "", fmt.Errorf("the remote is %s but this covdist is %s, and covdist cannot yet upload an agent for another platform: "+
-			"build one (GOOS=%s GOARCH=%s go build -o covdist ./cmd/covdist, same version) and copy it to ~/%s/%s/covdist on %s",
-			platform, local, strings.Split(platform, "/")[0], strings.Split(platform, "/")[1], AgentCacheDir, sum, c.name)
+	if present {
+		return path, nil
 	}
 	f, err := os.Open(bin)
 	if err != nil {
@@ -1293,7 +1335,7 @@ func (c *client) doInstall(ctx context.Context, bin, sum string) (string, error)
 	}
 	// A transfer cut short must not leave a truncated agent under the
 	// name of the whole one: check the size before the rename.
-	script := fmt.Sprintf(`d=%s && mkdir -p "$d" && t="$d/covdist.tmp.$$" && cat > "$t" && test "$(($(wc -c < "$t")))" -eq %d && chmod 755 "$t" && mv -f "$t" "$d/covdist" || { rm -f "$t"; exit 1; }`, dir, fi.Size())
+	script := fmt.Sprintf(`d=%s && mkdir -p "$d" && t="$d/covdist.tmp.$$" && cat > "$t" && test "$(($(wc -c < "$t")))" -eq %d && chmod 755 "$t" && mv -f "$t" "$d/covdist" || { rm -f "$t"; exit 1; }`, agentDir(sum), fi.Size())
 	if _, err := c.run(ctx, script, bufio.NewReaderSize(f, 1<<20)); err != nil {
 		return "", fmt.Errorf("uploading the agent (%s) to ~/%s/%s: %w", bin, AgentCacheDir, sum, err)
 	}
@@ -1301,6 +1343,51 @@ func (c *client) doInstall(ctx context.Context, bin, sum string) (string, error)
 	uploads.n++
 	uploads.Unlock()
 	return path, nil
+}
+
+// probeLinger is how long a probe's connection waits for workers to use it.
+var probeLinger = 30 * time.Second
+
+// agentDir and agentPath are where, for sh on the remote, the agent with
+// content hash sum lives.
+func agentDir(sum string) string  { return `"$HOME"/` + AgentCacheDir + "/" + sum }
+func agentPath(sum string) string { return agentDir(sum) + "/covdist" }
+
+// Platform probes the host's GOOS/GOARCH (`uname -sm`), so that its test
+// binaries can be built for it before any worker starts.
+func (g *SSH) Platform(ctx context.Context) (goos, goarch string, err error) {
+	if g.Subsystem != "" {
+		return "", "", fmt.Errorf("%s: a covdist serve is not probed", g)
+	}
+	t, err := g.resolve()
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %w", g, err)
+	}
+	c, _, err := acquire(ctx, g, t)
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %w", g, err)
+	}
+	// The connection stays a while for the workers that follow the probe,
+	// rather than closing and dialling again.
+	defer time.AfterFunc(probeLinger, func() { release(c) })
+	c.mu.Lock()
+	known := c.platform
+	c.mu.Unlock()
+	if known != "" {
+		goos, goarch, _ = strings.Cut(known, "/")
+		return goos, goarch, nil
+	}
+	out, err := c.run(ctx, "uname -sm", nil)
+	if err != nil {
+		return "", "", fmt.Errorf("%s: probing the platform: %w", g, err)
+	}
+	if goos, goarch, err = goPlatform(strings.TrimSpace(string(out))); err != nil {
+		return "", "", fmt.Errorf("%s: %w", g, err)
+	}
+	c.mu.Lock()
+	c.platform = goos + "/" + goarch
+	c.mu.Unlock()
+	return goos, goarch, nil
 }
 
 // run runs a short sh script in its own session and returns its stdout.
@@ -1336,28 +1423,6 @@ func (c *client) run(ctx context.Context, script string, stdin io.Reader) ([]byt
 		return nil, err
 	}
 	return stdout.Bytes(), nil
-}
-
-// goPlatform maps `uname -sm` to GOOS/GOARCH.
-func goPlatform(uname string) (string, error) {
-	f := strings.Fields(uname)
-	if len(f) != 2 {
-		return "", fmt.Errorf("probing the remote platform: unexpected `uname -sm` output %q", uname)
-	}
-	goos := map[string]string{
-		"Linux": "linux", "Darwin": "darwin", "FreeBSD": "freebsd", "OpenBSD": "openbsd",
-		"NetBSD": "netbsd", "DragonFly": "dragonfly", "SunOS": "solaris", "AIX": "aix",
-	}[f[0]]
-	goarch := map[string]string{
-		"x86_64": "amd64", "amd64": "amd64", "i386": "386", "i486": "386", "i586": "386", "i686": "386",
-		"aarch64": "arm64", "arm64": "arm64", "armv5l": "arm", "armv6l": "arm", "armv7l": "arm", "armv8l": "arm",
-		"riscv64": "riscv64", "ppc64le": "ppc64le", "ppc64": "ppc64", "s390x": "s390x",
-		"loongarch64": "loong64", "mips": "mips", "mipsel": "mipsle", "mips64": "mips64",
-	}[f[1]]
-	if goos == "" || goarch == "" {
-		return "", fmt.Errorf("the remote runs %q, which covdist does not know how to map to GOOS/GOARCH", uname)
-	}
-	return goos + "/" + goarch, nil
 }
 
 // fileSHA256 hashes a file, remembering the result while its size and

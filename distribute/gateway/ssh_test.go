@@ -715,7 +715,11 @@ func TestGoPlatform(t *testing.T) {
 		{"Plan9 x", ""},
 	}
 	for _, tt := range tests {
-		got, err := goPlatform(tt.uname)
+		goos, goarch, err := goPlatform(tt.uname)
+		got := ""
+		if err == nil {
+			got = goos + "/" + goarch
+		}
 		if got != tt.want || (tt.want == "") != (err != nil) {
 			t.Errorf("goPlatform(%q) = %q, %v; want %q", tt.uname, got, err, tt.want)
 		}

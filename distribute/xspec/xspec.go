@@ -73,6 +73,11 @@ type Spec struct {
 	Env     []string // NAME=VALUE, in the order given
 	Nice    int
 	HasNice bool
+
+	// Proxy is the --px spec that Via names, once the caller has resolved
+	// it (an ssh or socket worker reached through an ssh proxy); the
+	// parser leaves it nil.
+	Proxy *Spec
 }
 
 // Error is a spec that does not parse or does not fit with the others.

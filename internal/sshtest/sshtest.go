@@ -42,6 +42,26 @@ type Options struct {
 	// Netns starts sshd in a network namespace of its own, reached over a
 	// veth pair; Server.LinkDown then cuts the link.
 	Netns bool
+	// Behind, with Netns, links the namespace to Behind's namespace
+	// instead of to this one: the server is then reachable only through
+	// Behind (as a jump host), as a host on a private network is.
+	Behind *Server
+	// Arch makes the host one of another architecture (only "arm64" for
+	// now): sshd runs in a user and mount namespace of its own where
+	// `uname -m` names that machine and a binfmt_misc of the namespace's
+	// own runs its ELF binaries under qemu-user, so nothing but this
+	// server sees either. It needs Linux 6.7 or later, for binfmt_misc
+	// in a user namespace.
+	Arch string
+}
+
+// archs are the foreign architectures a Server can be: the qemu-user
+// emulator, `uname -m`'s name, and the binfmt_misc magic and mask of the
+// machine's ELF executables (as qemu's own binfmt configuration has them).
+var archs = map[string]struct{ qemu, machine, magic, mask string }{
+	"arm64": {"qemu-aarch64", "aarch64",
+		`\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00`,
+		`\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff`},
 }
 
 // Server is a running sshd.
@@ -164,7 +184,7 @@ func StartWith(t testing.TB, opt Options) *Server {
 	}
 
 	if opt.Netns {
-		s.setupNetns(t)
+		s.setupNetns(t, opt.Behind)
 		s.Port = 22
 	} else {
 		s.Port = freePort(t)
@@ -219,10 +239,14 @@ LogLevel VERBOSE
 	if s.netns != "" {
 		args = append([]string{"ip", "netns", "exec", s.netns}, args...)
 	}
+	attr := &syscall.SysProcAttr{Setpgid: true}
+	if opt.Arch != "" {
+		args = s.foreignArch(t, opt, args, attr)
+	}
 	s.cmd = exec.Command(args[0], args[1:]...)
 	s.cmd.Stdout = logf
 	s.cmd.Stderr = logf
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	s.cmd.SysProcAttr = attr
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()
 		t.Fatalf("starting sshd: %v", err)
@@ -241,6 +265,69 @@ LogLevel VERBOSE
 	s.waitReady(t)
 	return s
 }
+
+// foreignArch wraps the sshd command line so that it runs as a host of
+// opt.Arch, and sets up attr for the namespaces it needs.
+func (s *Server) foreignArch(t testing.TB, opt Options, args []string, attr *syscall.SysProcAttr) []string {
+	t.Helper()
+	a, ok := archs[opt.Arch]
+	if !ok {
+		t.Fatalf("sshtest: no foreign architecture %q", opt.Arch)
+	}
+	if opt.Netns {
+		t.Fatal("sshtest: Arch and Netns together are not supported")
+	}
+	qemu, err := exec.LookPath(a.qemu)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed (apt-get install qemu-user; make test does): %v", a.qemu, err)
+		}
+		t.Skipf("needs %s (apt-get install qemu-user)", a.qemu)
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("an sshd of another architecture needs root (for its user namespace's id mapping)")
+		}
+		t.Skip("an sshd of another architecture needs root")
+	}
+	reg := filepath.Join(s.Dir, "binfmt")
+	uname := filepath.Join(s.Dir, "uname")
+	// F: the kernel opens qemu now, so the namespace's view of the file
+	// system does not matter when a binary runs.
+	line := fmt.Sprintf(":sshtest-%s:M::%s:%s:%s:F", opt.Arch, a.magic, a.mask, qemu)
+	fake := fmt.Sprintf("#!/bin/sh\n# uname of a %s host\ncase \"$1\" in\n-m) echo %s ;;\n-s|'') echo Linux ;;\n*) echo Linux %s ;;\nesac\n", opt.Arch, a.machine, a.machine)
+	if err := os.WriteFile(reg, []byte(line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(uname, []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	real, err := exec.LookPath("uname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if real, err = filepath.EvalSymlinks(real); err != nil {
+		t.Fatal(err)
+	}
+	script := `set -e
+mount --make-rprivate /
+mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+cat "$1" > /proc/sys/fs/binfmt_misc/register
+mount --bind "$2" "$3"
+shift 3
+exec "$@"`
+	// Identity-mapped ids, so that sshd's users and files are what they
+	// are outside; setgroups stays allowed for sshd's privilege separation.
+	attr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS
+	attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}}
+	attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}}
+	attr.GidMappingsEnableSetgroups = true
+	return append([]string{"/bin/sh", "-c", script, "sh", reg, uname, real}, args...)
+}
+
+// PID is sshd's process id: with Options.Arch, nsenter -t PID -U -m enters
+// its namespaces as docker exec enters a container's.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
 
 // Addr is host:port.
 func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
@@ -312,7 +399,7 @@ var netnsSeq atomic.Int32
 
 // setupNetns makes a namespace and a veth pair with a /30 of 10.200.0.0/16
 // of its own, and points s.Host at the namespace's end.
-func (s *Server) setupNetns(t testing.TB) {
+func (s *Server) setupNetns(t testing.TB, behind *Server) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("network namespaces need root")
@@ -340,8 +427,16 @@ func (s *Server) setupNetns(t testing.TB) {
 	})
 	run(t, "ip", "link", "add", s.hostIf, "type", "veth", "peer", "name", nsIf)
 	run(t, "ip", "link", "set", nsIf, "netns", s.netns)
-	run(t, "ip", "addr", "add", hostIP+"/30", "dev", s.hostIf)
-	run(t, "ip", "link", "set", s.hostIf, "up")
+	near := []string{"ip"} // the commands of the link's other end
+	if behind != nil {
+		if behind.netns == "" {
+			t.Fatal("sshtest: Behind must be a server started with Netns")
+		}
+		run(t, "ip", "link", "set", s.hostIf, "netns", behind.netns)
+		near = []string{"ip", "netns", "exec", behind.netns, "ip"}
+	}
+	run(t, near[0], append(near[1:], "addr", "add", hostIP+"/30", "dev", s.hostIf)...)
+	run(t, near[0], append(near[1:], "link", "set", s.hostIf, "up")...)
 	run(t, "ip", "netns", "exec", s.netns, "ip", "addr", "add", nsIP+"/30", "dev", nsIf)
 	run(t, "ip", "netns", "exec", s.netns, "ip", "link", "set", nsIf, "up")
 	run(t, "ip", "netns", "exec", s.netns, "ip", "link", "set", "lo", "up")
