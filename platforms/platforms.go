@@ -182,6 +182,11 @@ func Build(ctx context.Context, opt Options, t Target) (*Built, error) {
 // Probe finds out what a target is (its name, Go version and module),
 // quickly, before anything is built.
 func Probe(ctx context.Context, opt Options, t Target) (*Built, error) {
+	v, err := resolveToolchain(ctx, opt.ModuleDir, t.Go)
+	if err != nil {
+		return nil, err
+	}
+	t.Go = v
 	r := &runner{t: t, dir: opt.ModuleDir}
 	// Side by side: each go command costs tens of milliseconds, which a
 	// run of small tests feels.
