@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -66,6 +65,7 @@ Examples:
   covdist -n 4 --cov-report=out:cover.out ./... && go tool cover -html=cover.out
   covdist -n 4 ./... -- -short          pass -short to every test binary
   covdist -x --timeout=30s ./pkg/...    stop at the first failure, 30s per test
+  covdist -f -n 2 ./...                 on each save, rerun what failed until it passes
   covdist --tx 4*ssh=build@arm1 --tx 2*popen ./...   remote and local workers together
   covdist --dist=each --tx 2*popen --tx popen//goarch=386 \
       --tx 'popen//goarch=arm64//exec=qemu-aarch64' --tx popen//go=go1.24.0 ./...
@@ -149,7 +149,7 @@ func setupFlags(name string) (*pflag.FlagSet, *options) {
 	fs.DurationVar(&o.timeout, "timeout", 0, "end any single test running longer than `d` and report it crashed (default 10m)")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print every test's result and worker start-up")
 	fs.StringVarP(&o.config, "config", "c", "", "read defaults from `file` (default: covdist.toml at the module root)")
-	fs.BoolVarP(&o.looponfail, "looponfail", "f", false, "rerun failing tests when files change (not available yet)")
+	fs.BoolVarP(&o.looponfail, "looponfail", "f", false, "loop: while tests fail, rerun them when a Go file, go.mod or testdata changes; then everything")
 	fs.BoolVar(&o.boxed, "boxed", false, "run each test in its own process")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help")
 	fs.BoolVar(&o.version, "version", false, "print the covdist version")
@@ -207,9 +207,6 @@ func testFlags(args []string) []string {
 
 // validate checks the options after the config file was applied.
 func (o *options) validate() error {
-	if o.looponfail {
-		return errors.New("-f/--looponfail is not available in this release yet")
-	}
 	switch o.dist {
 	case "", "no", "load", "loadpkg", "each":
 	default:

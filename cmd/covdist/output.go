@@ -86,12 +86,14 @@ type reporter struct {
 	perPlat    map[string]*[4]int // passed, failed, skipped, not run
 	notBuilt   map[string]string  // platforms that could not build: what failed
 	failures   []distribute.Result
+	notPassed  testSet // failed, crashed or not run: what -f runs again
 	junit      []distribute.Result
 	lastStatus time.Time
 }
 
 func newReporter(o *options, term *terminal, jsonW io.Writer, human io.Writer, total *atomic.Int64, multi bool) *reporter {
-	r := &reporter{o: o, term: term, human: human, total: total, multi: multi, start: time.Now(), perPlat: make(map[string]*[4]int)}
+	r := &reporter{o: o, term: term, human: human, total: total, multi: multi, start: time.Now(), perPlat: make(map[string]*[4]int),
+		notPassed: make(testSet)}
 	if jsonW != nil {
 		r.json = json.NewEncoder(jsonW)
 	}
@@ -166,6 +168,9 @@ func (r *reporter) Result(res distribute.Result) {
 	case distribute.NotRun:
 		r.notRun++
 		c[3]++
+	}
+	if res.Status == distribute.Failed || res.Status == distribute.Crashed || res.Status == distribute.NotRun {
+		r.notPassed.add(res.Package, res.Test)
 	}
 	if r.junit != nil {
 		r.junit = append(r.junit, res)

@@ -22,7 +22,6 @@ import (
 )
 
 func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	start := time.Now()
 	o, err := parseArgs(args)
 	if errors.Is(err, pflag.ErrHelp) || (err == nil && o.help) {
 		printUsage(stdout, o.flags)
@@ -49,17 +48,31 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "covdist: %v\n", err)
 		return exitUsage
 	}
+	if o.looponfail {
+		return loopOnFail(ctx, o, moduleDir, stdout, stderr)
+	}
+	code, _ := runOnce(ctx, o, moduleDir, nil, stdout, stderr)
+	return code
+}
+
+// runOnce is one run: build, run, report. With only set it runs just those
+// tests (of -f's failing set) and reports no coverage, which a part of the
+// suite would misstate. It returns the exit code and the tests that did not
+// pass.
+func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, stdout, stderr io.Writer) (int, testSet) {
+	start := time.Now()
+	var failing testSet
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(stderr, "covdist: finding its own executable to start workers: %v\n", err)
-		return exitUsage
+		return exitUsage, failing
 	}
 	groups, mode, err := workerGroups(o, func(specs []xspec.Spec) []xspec.Spec {
 		return probeRemotes(ctx, specs, self)
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "covdist: %v\n", err)
-		return exitUsage
+		return exitUsage, failing
 	}
 
 	// Human output goes to stdout unless test events do.
@@ -71,7 +84,7 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		f, err := os.Create(o.jsonOut)
 		if err != nil {
 			fmt.Fprintf(stderr, "covdist: --json: %v\n", err)
-			return exitUsage
+			return exitUsage, failing
 		}
 		defer f.Close()
 		jsonW = f
@@ -89,10 +102,13 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(packages) == 0 {
 		packages = []string{"./..."}
 	}
+	if only != nil {
+		packages = only.packages()
+	}
 	binDir, err := os.MkdirTemp("", "covdist-bin-")
 	if err != nil {
 		fmt.Fprintf(stderr, "covdist: %v\n", err)
-		return exitUsage
+		return exitUsage, failing
 	}
 	defer os.RemoveAll(binDir)
 
@@ -113,7 +129,7 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		for i, err := range buildErrs {
 			reportBuildError(stderr, groups[i], err)
 		}
-		return exitUsage
+		return exitUsage, failing
 	}
 
 	hist := loadHistory(moduleDir)
@@ -176,6 +192,9 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 					}
 				},
 				Ready: func(p *platforms.Package) {
+					if only != nil {
+						p.Tests = only.filter(p.ImportPath, p.Tests)
+					}
 					arrived.add(i, p.ImportPath)
 					collected.Add(int64(len(p.Tests)))
 					select {
@@ -227,7 +246,7 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}
 		if len(failedBuild) == len(built) {
-			return exitUsage
+			return exitUsage, failing
 		}
 	}
 	if outcome != nil {
@@ -244,13 +263,14 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			code = exitNoWorker
 		} else if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "covdist: interrupted")
-			return exitFailed
+			return exitFailed, failing
 		} else {
 			fmt.Fprintf(stderr, "covdist: %v\n", runErr)
 			code = exitNoWorker
 		}
 	}
 	rep.finish()
+	failing = rep.notPassed
 
 	// Coverage: each platform's profile, plus the blocks no binary linked.
 	var cols []platformCoverage
@@ -263,7 +283,7 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			if b.Zero != nil {
 				if err := p.Merge("packages without tests", b.Zero); err != nil {
 					fmt.Fprintf(stderr, "covdist: %v\n", err)
-					return exitUsage
+					return exitUsage, failing
 				}
 			}
 			cols = append(cols, platformCoverage{name: b.Name, header: b.Header, profile: p})
@@ -272,16 +292,18 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if rep.junit != nil && o.junitXML != "" {
 		if err := writeJUnit(o.junitXML, rep.junit, time.Since(start)); err != nil {
 			fmt.Fprintf(stderr, "covdist: --junitxml: %v\n", err)
-			return exitUsage
+			return exitUsage, failing
 		}
 	}
 	gateCode := exitOK
-	if coverMode != "" && outcome != nil {
+	if only != nil && coverMode != "" {
+		fmt.Fprintln(human, "(-f: coverage and its gates are reported on runs of every test)")
+	} else if coverMode != "" && outcome != nil {
 		var err error
 		gateCode, err = writeReports(human, o, cols, modulePath, moduleDir)
 		if err != nil {
 			fmt.Fprintf(stderr, "covdist: %v\n", err)
-			return exitUsage
+			return exitUsage, failing
 		}
 	}
 	rep.summary(time.Since(start), nWorkers)
@@ -291,15 +313,15 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	if code != exitOK {
-		return code
+		return code, failing
 	}
 	if rep.failed > 0 || rep.crashed > 0 {
-		return exitFailed
+		return exitFailed, failing
 	}
 	if rep.notRun > 0 || len(failedBuild) > 0 {
-		return exitFailed
+		return exitFailed, failing
 	}
-	return gateCode
+	return gateCode, failing
 }
 
 // findModuleDir returns the directory of the main module's go.mod, found
