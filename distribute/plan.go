@@ -71,6 +71,7 @@ type Platform struct {
 	// worker whose agent reports another platform is refused unless Exec
 	// wraps the binaries; empty: not checked.
 	GOOS, GOARCH string
+	GoVersion    string            // the toolchain that built them (go1.26.8), for worker lines
 	Header       string            // platform linux/amd64, go1.26.8
 	Binaries     map[string]Binary // by package import path
 	Tests        []Test

@@ -430,7 +430,11 @@ func (c *coordinator) handle(m msg) {
 	switch m.kind {
 	case msgUp:
 		w.alive, w.everUp, w.conn = true, true, m.conn
-		info := fmt.Sprintf("%s/%s pid %d cwd: %s", m.hello.GOOS, m.hello.GOARCH, m.hello.PID, m.hello.Dir)
+		info := fmt.Sprintf("%s/%s", m.hello.GOOS, m.hello.GOARCH)
+		if v := w.platform.GoVersion; v != "" {
+			info += " " + v // the toolchain its tests were built with
+		}
+		info += fmt.Sprintf(" pid %d cwd: %s", m.hello.PID, m.hello.Dir)
 		c.rep.Worker(WorkerEvent{Worker: w.ID, Platform: w.platform.Name, Gateway: w.Gateway.String(), Up: true, Info: info})
 	case msgEvent:
 		c.onEvent(w, m.event)

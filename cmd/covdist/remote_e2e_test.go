@@ -480,7 +480,7 @@ func TestRemoteForeignArchSSH(t *testing.T) {
 	}
 	t.Logf("first run %v:\n%s", time.Since(start), first.out)
 	mustSummary(t, first.out, 4)
-	for _, want := range []string{"building a covdist agent for linux/arm64", "linux/arm64 pid"} {
+	for _, want := range []string{"building a covdist agent for linux/arm64", "linux/arm64 go1."} {
 		if !strings.Contains(first.out, want) {
 			t.Errorf("want %q in the output:\n%s", want, first.out)
 		}
@@ -527,7 +527,7 @@ func TestRemoteForeignArchSSH(t *testing.T) {
 		t.Fatalf("pipe run: exit %d\n%s", pipe.code, pipe.out)
 	}
 	mustSummary(t, pipe.out, 4)
-	if !strings.Contains(pipe.out, "platform linux/arm64") || !strings.Contains(pipe.out, "linux/arm64 pid") {
+	if !strings.Contains(pipe.out, "platform linux/arm64") || !strings.Contains(pipe.out, "linux/arm64 go1.") {
 		t.Errorf("want the pipe's host run as linux/arm64:\n%s", pipe.out)
 	}
 }

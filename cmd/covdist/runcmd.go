@@ -147,7 +147,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 	agents := newAgentBuilder(self, func(s string) { term.printf("covdist: %s\n", s) })
 	nWorkers := 0
 	for i, b := range built {
-		pl := &distribute.Platform{Name: b.Name, GOOS: b.GOOS, GOARCH: b.GOARCH, Header: b.Header, Binaries: make(map[string]distribute.Binary),
+		pl := &distribute.Platform{Name: b.Name, GOOS: b.GOOS, GOARCH: b.GOARCH, GoVersion: b.GoVersion, Header: b.Header, Binaries: make(map[string]distribute.Binary),
 			Args: o.testArgs, Env: groups[i].target.Env, Exec: groups[i].target.Exec}
 		for _, spec := range groups[i].specs {
 			if buildErrs[i] != nil {
