@@ -34,27 +34,54 @@ type Block struct {
 	Count     int64
 }
 
+// key is a block's identity. Files are interned: a coordinator merges
+// hundreds of thousands of blocks per run, and hashing five small
+// integers is several times cheaper than hashing a file name each time.
 type key struct {
-	file           string
-	sl, sc, el, ec int
+	file           int32 // index into Profile.files
+	sl, sc, el, ec int32
 }
 
 type entry struct {
-	numStmt int
+	numStmt int32
+	source  int32 // the first source that brought this block (index into Profile.sources), for clash errors
 	count   int64
-	source  string // the first source that brought this block, for clash errors
 }
 
 // Profile is a merged coverage profile. The zero value is not usable; call New.
 type Profile struct {
-	mode   string
-	modeBy string // the first source that set the mode
-	blocks map[key]*entry
+	mode     string
+	modeBy   string // the first source that set the mode
+	blocks   map[key]entry
+	files    []string
+	fileID   map[string]int32
+	sources  []string
+	sourceID map[string]int32
 }
 
 // New returns an empty profile. mode may be empty: the first merged source sets it.
 func New(mode string) *Profile {
-	return &Profile{mode: mode, blocks: make(map[key]*entry)}
+	return &Profile{mode: mode, blocks: make(map[key]entry), fileID: make(map[string]int32), sourceID: make(map[string]int32)}
+}
+
+func (p *Profile) file(name string) int32 {
+	id, ok := p.fileID[name]
+	if !ok {
+		id = int32(len(p.files))
+		p.files = append(p.files, name)
+		p.fileID[name] = id
+	}
+	return id
+}
+
+func (p *Profile) source(name string) int32 {
+	id, ok := p.sourceID[name]
+	if !ok {
+		id = int32(len(p.sources))
+		p.sources = append(p.sources, name)
+		p.sourceID[name] = id
+	}
+	return id
 }
 
 // Mode returns the profile's mode: set, count or atomic (empty if nothing was merged).
@@ -93,46 +120,76 @@ func (p *Profile) Add(source, mode string, blocks []Block) error {
 	if err := p.setMode(source, mode); err != nil {
 		return err
 	}
+	src := int32(-1)
+	lastFile, lastID := "", int32(-1)
 	for _, b := range blocks {
-		if err := p.add(source, b); err != nil {
+		if b.File != lastFile || lastID < 0 {
+			lastFile, lastID = b.File, p.file(b.File)
+		}
+		if err := checkRange(source, b); err != nil {
+			return err
+		}
+		k := key{lastID, int32(b.StartLine), int32(b.StartCol), int32(b.EndLine), int32(b.EndCol)}
+		if err := p.add(source, &src, k, int32(b.NumStmt), b.Count); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (p *Profile) add(source string, b Block) error {
+// checkRange refuses a block whose numbers do not fit a profile: negative,
+// or beyond what a Go source position can be.
+func checkRange(source string, b Block) error {
 	if b.Count < 0 {
 		return fmt.Errorf("%s: negative count %d in block %s", source, b.Count, span(b))
 	}
-	k := key{b.File, b.StartLine, b.StartCol, b.EndLine, b.EndCol}
+	if bad(b.StartLine) || bad(b.StartCol) || bad(b.EndLine) || bad(b.EndCol) || bad(b.NumStmt) {
+		return fmt.Errorf("%s: out-of-range number in block %s %d", source, span(b), b.NumStmt)
+	}
+	return nil
+}
+
+func bad(v int) bool { return v < 0 || v > math.MaxInt32 }
+
+// add merges one block. src caches the source's index, -1 until needed.
+func (p *Profile) add(source string, src *int32, k key, numStmt int32, count int64) error {
 	e, ok := p.blocks[k]
 	if !ok {
-		count := b.Count
 		if p.mode == "set" && count > 1 {
 			// A set profile only says hit or not; keeping a larger count
 			// would make merging a profile with itself change it.
 			count = 1
 		}
-		p.blocks[k] = &entry{numStmt: b.NumStmt, count: count, source: source}
+		if *src < 0 {
+			*src = p.source(source)
+		}
+		p.blocks[k] = entry{numStmt: numStmt, count: count, source: *src}
 		return nil
 	}
-	if e.numStmt != b.NumStmt {
+	if e.numStmt != numStmt {
 		return fmt.Errorf("coverage clash in block %s: %s says %d statements but %s says %d (were they built from different sources?)",
-			span(b), source, b.NumStmt, e.source, e.numStmt)
+			p.span(k), source, numStmt, p.sources[e.source], e.numStmt)
 	}
 	switch {
 	case p.mode == "set":
-		if b.Count > 0 {
+		if count > 0 && e.count == 0 {
 			e.count = 1
+			p.blocks[k] = e
 		}
-	case e.count > math.MaxInt64-b.Count:
+	case count == 0:
+	case e.count > math.MaxInt64-count:
 		// Saturate, as cmd/covdata does, rather than wrap to a negative count.
 		e.count = math.MaxInt64
+		p.blocks[k] = e
 	default:
-		e.count += b.Count
+		e.count += count
+		p.blocks[k] = e
 	}
 	return nil
+}
+
+func (p *Profile) span(k key) string {
+	return fmt.Sprintf("%s:%d.%d,%d.%d", p.files[k.file], k.sl, k.sc, k.el, k.ec)
 }
 
 func span(b Block) string {
@@ -151,7 +208,7 @@ func (p *Profile) Merge(source string, q *Profile) error {
 func (p *Profile) Blocks() []Block {
 	out := make([]Block, 0, len(p.blocks))
 	for k, e := range p.blocks {
-		out = append(out, Block{k.file, k.sl, k.sc, k.el, k.ec, e.numStmt, e.count})
+		out = append(out, Block{p.files[k.file], int(k.sl), int(k.sc), int(k.el), int(k.ec), int(e.numStmt), e.count})
 	}
 	sortBlocks(out)
 	return out
@@ -180,7 +237,7 @@ func sortBlocks(bs []Block) {
 func (p *Profile) Files() []string {
 	seen := make(map[string]bool)
 	for k := range p.blocks {
-		seen[k.file] = true
+		seen[p.files[k.file]] = true
 	}
 	out := make([]string, 0, len(seen))
 	for f := range seen {
@@ -195,8 +252,15 @@ func (p *Profile) Files() []string {
 func (p *Profile) ZeroCounts() *Profile {
 	q := New(p.mode)
 	q.modeBy = p.modeBy
+	q.files, q.sources = append(q.files, p.files...), append(q.sources, p.sources...)
+	for name, id := range p.fileID {
+		q.fileID[name] = id
+	}
+	for name, id := range p.sourceID {
+		q.sourceID[name] = id
+	}
 	for k, e := range p.blocks {
-		q.blocks[k] = &entry{numStmt: e.numStmt, source: e.source}
+		q.blocks[k] = entry{numStmt: e.numStmt, source: e.source}
 	}
 	return q
 }

@@ -135,3 +135,49 @@ func TestDecode(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkAddDelta merges what a coordinator receives over a run of a
+// large module: two agents announcing 100k blocks in 50 files, then 500
+// runs of 1,000 hit blocks each.
+func BenchmarkAddDelta(b *testing.B) {
+	const files, perFile, runs, hits = 50, 2000, 500, 1000
+	var shape []Block
+	for f := 0; f < files; f++ {
+		for i := 0; i < perFile; i++ {
+			shape = append(shape, Block{File: fmt.Sprintf("example.com/wide/p%02d/f.go", f), StartLine: i + 1, StartCol: 2, EndLine: i + 1, EndCol: 30, NumStmt: 1})
+		}
+	}
+	announce := NewTracker().Delta(mustProfile(b, "count", shape))
+	deltas := make([]*Delta, runs)
+	for r := range deltas {
+		hit := make([]Block, hits)
+		for i := range hit {
+			hit[i] = shape[(r*7919+i*104729)%len(shape)]
+			hit[i].Count = int64(i%5 + 1)
+		}
+		deltas[r] = NewTracker().Delta(mustProfile(b, "count", hit))
+	}
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		p := New("count")
+		for w := 0; w < 2; w++ {
+			if err := p.AddDelta("announce", announce); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, d := range deltas {
+			if err := p.AddDelta("run", d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func mustProfile(tb testing.TB, mode string, blocks []Block) *Profile {
+	tb.Helper()
+	p := New(mode)
+	if err := p.Add("bench", mode, blocks); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
