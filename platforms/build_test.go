@@ -147,3 +147,36 @@ func TestBuildErrors(t *testing.T) {
 		})
 	}
 }
+
+// A windows build names its binaries as go test -c does, with .exe, and
+// lists their tests from the source, since this machine cannot run them.
+func TestBuildWindows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module with the go command")
+	}
+	dir := writeModule(t, map[string]string{
+		"go.mod":            "module example.com/w\n\ngo 1.22\n",
+		"calc/calc.go":      "package calc\n\nfunc Add(a, b int) int { return a + b }\n",
+		"calc/calc_test.go": "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) { Add(1, 2) }\n",
+	})
+	var got *Package
+	_, err := Build(context.Background(), Options{
+		ModuleDir: dir, Patterns: []string{"./..."}, CoverMode: "set", BinDir: t.TempDir(),
+		Ready: func(p *Package) { got = p },
+	}, Target{GOOS: "windows", GOARCH: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == nil {
+		t.Fatal("the package was never ready")
+	}
+	if !strings.HasSuffix(got.Binary, "calc.test.exe") {
+		t.Errorf("got binary %s; want calc.test.exe", got.Binary)
+	}
+	if _, err := os.Stat(got.Binary); err != nil {
+		t.Errorf("binary missing: %v", err)
+	}
+	if strings.Join(got.Tests, " ") != "TestAdd" {
+		t.Errorf("got tests %v; want TestAdd", got.Tests)
+	}
+}

@@ -412,6 +412,9 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 		}
 		for _, p := range round {
 			p.Binary = filepath.Join(dir, binaryName(p.ImportPath))
+			if b.GOOS == "windows" {
+				p.Binary += ".exe" // as go test -c names a windows executable
+			}
 		}
 		// -s -w as go test itself links the binaries it runs: no DWARF or
 		// symbol table (tracebacks use the pclntab), which halves the link.
