@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -335,6 +336,7 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 					Binary: u.binary.Path, Dir: u.binary.Dir,
 					Args: u.platform.Args, Env: u.platform.Env, Exec: u.platform.Exec,
 					Timeout: c.plan.Timeout, CoverMode: c.plan.CoverMode,
+					CoverDir: c.plan.CoverMode != "" && coverDirWorks(u.platform.GoVersion),
 				}
 				if rs != nil {
 					bin, dir, err := c.prepare(ctx, rs, u)
@@ -685,7 +687,7 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 		if err != nil {
 			c.rep.Worker(WorkerEvent{Worker: w.ID, Platform: pl.Name, Up: true, Info: "coverage rejected: " + err.Error()})
 		} else {
-			covered = true
+			covered = !d.ShapeOnly
 		}
 		c.out.BytesCover += coverBytes(d.Cover)
 	}
@@ -770,9 +772,13 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 		}
 	}
 	if d.Err != "" {
-		// The binary could not start at all: no point retrying elsewhere.
+		// The binary could not start at all: no point retrying elsewhere,
+		// and its package failed, as go test fails a package whose test
+		// binary does not run.
+		c.pkgFail[[2]string{pl.Name, u.pkg}] = true
+		reason := d.Err + startHint(d.Err, pl)
 		for _, t := range notRun {
-			c.finalize(pl.Name, u.pkg, t, NotRun, w.ID, d.Err, "")
+			c.finalize(pl.Name, u.pkg, t, NotRun, w.ID, reason, "")
 		}
 		return
 	}
@@ -892,6 +898,46 @@ func (c *coordinator) checkPlatform(w *workerState, hello *wire.Hello) error {
 	}
 	return fmt.Errorf("the host is %s/%s but this platform's test binaries are %s/%s: add //goos=%s//goarch=%s to its --tx spec (covdist then builds them for it)",
 		hello.GOOS, hello.GOARCH, pl.GOOS, pl.GOARCH, hello.GOOS, hello.GOARCH)
+}
+
+// qemuNames are qemu-user's names for Go's architectures, where they differ.
+var qemuNames = map[string]string{"amd64": "x86_64", "386": "i386", "arm64": "aarch64", "ppc64": "ppc64", "ppc64le": "ppc64le",
+	"loong64": "loongarch64", "mips64le": "mips64el", "mipsle": "mipsel"}
+
+// startHint says what to do about a test binary that a worker could not
+// start because it is built for another machine.
+func startHint(err string, pl *Platform) string {
+	if !strings.Contains(err, "exec format error") || len(pl.Exec) > 0 {
+		return ""
+	}
+	target := pl.GOOS + "/" + pl.GOARCH
+	if pl.GOOS == "linux" {
+		emu := qemuNames[pl.GOARCH]
+		if emu == "" {
+			emu = pl.GOARCH
+		}
+		return fmt.Sprintf(" (this worker cannot run %s binaries: add //exec=qemu-%s to the --tx spec to run them under qemu-user, or run them on a %s host)", target, emu, target)
+	}
+	if pl.GOOS == "windows" {
+		return fmt.Sprintf(" (this worker cannot run %s binaries: add //exec=wine64 to the --tx spec, or run them on a %s host)", target, target)
+	}
+	return fmt.Sprintf(" (this worker cannot run %s binaries: run them on a %s host, or through a wrapper with //exec=)", target, target)
+}
+
+// coverDirWorks reports whether test binaries built by Go release version
+// write coverage to -test.gocoverdir: Go 1.20 and later (and development
+// builds, whose version does not parse).
+func coverDirWorks(version string) bool {
+	rest, ok := strings.CutPrefix(version, "go1.")
+	if !ok {
+		return true
+	}
+	minor := rest
+	if i := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		minor = rest[:i]
+	}
+	n, err := strconv.Atoi(minor)
+	return err != nil || n >= 20
 }
 
 // SortResults orders results by platform, package and test, for stable output.

@@ -70,21 +70,24 @@ func (t *terminal) printf(format string, args ...any) {
 // reporter turns a run's events into human output, go test -json events and
 // JUnit records.
 type reporter struct {
-	o          *options
-	term       *terminal
-	human      io.Writer
-	json       *json.Encoder
-	total      *atomic.Int64 // tests collected so far; grows while packages build
-	multi      bool
-	start      time.Time
-	done       int
-	passed     int
-	failed     int
-	crashed    int
-	skipped    int
-	notRun     int
-	perPlat    map[string]*[4]int // passed, failed, skipped, not run
-	notBuilt   map[string]string  // platforms that could not build: what failed
+	o        *options
+	term     *terminal
+	human    io.Writer
+	json     *json.Encoder
+	total    *atomic.Int64 // tests collected so far; grows while packages build
+	multi    bool
+	start    time.Time
+	done     int
+	passed   int
+	failed   int
+	crashed  int
+	skipped  int
+	notRun   int
+	perPlat  map[string]*[4]int // passed, failed, skipped, not run
+	notBuilt map[string]string  // platforms that could not build: what failed
+	// notRunWhy counts tests not run by reason (and platform, in each
+	// mode), so that the summary says why without -v.
+	notRunWhy  map[string]int
 	failures   []distribute.Result
 	notPassed  testSet // failed, crashed or not run: what -f runs again
 	junit      []distribute.Result
@@ -93,7 +96,7 @@ type reporter struct {
 
 func newReporter(o *options, term *terminal, jsonW io.Writer, human io.Writer, total *atomic.Int64, multi bool) *reporter {
 	r := &reporter{o: o, term: term, human: human, total: total, multi: multi, start: time.Now(), perPlat: make(map[string]*[4]int),
-		notPassed: make(testSet)}
+		notPassed: make(testSet), notRunWhy: make(map[string]int)}
 	if jsonW != nil {
 		r.json = json.NewEncoder(jsonW)
 	}
@@ -168,6 +171,14 @@ func (r *reporter) Result(res distribute.Result) {
 	case distribute.NotRun:
 		r.notRun++
 		c[3]++
+		why := res.Reason
+		if why == "" {
+			why = "no reason given"
+		}
+		if r.multi {
+			why = res.Platform + ": " + why
+		}
+		r.notRunWhy[why]++
 	}
 	if res.Status == distribute.Failed || res.Status == distribute.Crashed || res.Status == distribute.NotRun {
 		r.notPassed.add(res.Package, res.Test)
@@ -267,6 +278,18 @@ func (r *reporter) finish() {
 		fmt.Fprintf(r.human, "\nFailed tests:\n")
 		for _, n := range names {
 			fmt.Fprintf(r.human, "  %s\n", n)
+		}
+	}
+	if len(r.notRunWhy) > 0 {
+		whys := make([]string, 0, len(r.notRunWhy))
+		for w := range r.notRunWhy {
+			whys = append(whys, w)
+		}
+		sort.Strings(whys)
+		fmt.Fprintf(r.human, "\nNot run:\n")
+		for _, w := range whys {
+			n := r.notRunWhy[w]
+			fmt.Fprintf(r.human, "  %d %s: %s\n", n, map[bool]string{true: "test", false: "tests"}[n == 1], w)
 		}
 	}
 	fmt.Fprintln(r.human)

@@ -131,10 +131,13 @@ func scriptSetup(env *testscript.Env) error {
 	env.Setenv("HOME", home)
 	env.Setenv("XDG_CACHE_HOME", filepath.Join(home, ".cache"))
 	env.Setenv("TERM", "dumb")
-	if testing.CoverMode() != "" {
+	if testing.CoverMode() != "" && os.Getenv("GOCOVERDIR") == "" {
 		// This test binary is coverage-instrumented (covdist measuring
 		// itself): the covdist processes the scripts start are too, and
-		// without GOCOVERDIR each warns on stderr at exit.
+		// without GOCOVERDIR each warns on stderr at exit. go test and
+		// covdist's agents set it, and testscript passes it on, so that
+		// those processes' coverage counts; a bare run of the binary
+		// gets a directory of its own that nothing reads.
 		dir := filepath.Join(env.WorkDir, ".gocoverdir")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/covdist/covdist/coverage"
+	"github.com/covdist/covdist/coverage/covdata"
 	"github.com/covdist/covdist/distribute/filesync"
 	"github.com/covdist/covdist/distribute/testjson"
 	"github.com/covdist/covdist/distribute/wire"
@@ -153,7 +154,8 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 		}
 	}()
 
-	a := &agent{conn: conn, tmp: tmp, tracker: coverage.NewTracker(), nice: opt.Nice}
+	a := &agent{conn: conn, tmp: tmp, tracker: coverage.NewTracker(), nice: opt.Nice,
+		covdata: covdata.NewReader(), shapes: make(map[string]bool), binHash: make(map[string]string)}
 	for {
 		var j job
 		var ok bool
@@ -199,6 +201,12 @@ type agent struct {
 	tmp     string
 	tracker *coverage.Tracker
 	nice    int
+	covdata *covdata.Reader
+	shapes  map[string]bool   // meta-data hashes whose blocks were announced
+	binHash map[string]string // test binary -> its meta-data hash, once read
+	// textCover is set once coverage data could not be decoded (a Go
+	// release of a newer format): later units fall back to text profiles.
+	textCover bool
 }
 
 // testRegexp matches exactly the given top-level tests.
@@ -226,9 +234,27 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 func (a *agent) run(ctx context.Context, run *wire.Run) *wire.Done {
 	done := &wire.Done{Unit: run.ID}
 	start := time.Now()
-	profile := ""
+	profile, coverDir := "", ""
 	args := []string{"-test.v=test2json", "-test.paniconexit0", "-test.run=" + testRegexp(run.Tests)}
-	if run.CoverMode != "" {
+	var env []string
+	switch {
+	case run.CoverMode == "":
+	case run.CoverDir && !a.textCover:
+		// As go test runs a test binary: the directory by flag, and by
+		// GOCOVERDIR for the processes the test starts, so that a test
+		// re-executing itself as a helper counts that coverage too.
+		coverDir = filepath.Join(a.tmp, fmt.Sprintf("unit-%d.covdata", run.ID))
+		if err := os.Mkdir(coverDir, 0o700); err != nil {
+			done.Err = fmt.Sprintf("making a coverage directory: %v", err)
+			for _, t := range run.Tests {
+				done.Results = append(done.Results, wire.Result{Test: t, Status: wire.NotRun})
+			}
+			return done
+		}
+		defer os.RemoveAll(coverDir)
+		args = append(args, "-test.gocoverdir="+coverDir)
+		env = append(env, "GOCOVERDIR="+coverDir)
+	default:
 		profile = filepath.Join(a.tmp, fmt.Sprintf("unit-%d.cov", run.ID))
 		args = append(args, "-test.coverprofile="+profile)
 	}
@@ -249,12 +275,17 @@ func (a *agent) run(ctx context.Context, run *wire.Run) *wire.Done {
 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = run.Dir
-	cmd.Env = append(os.Environ(), run.Env...)
+	cmd.Env = append(append(os.Environ(), env...), run.Env...)
 	cmd.Stdout = out
 	cmd.Stderr = out
 	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
-		done.Err = fmt.Sprintf("starting %s: %v", run.Binary, err)
+		// The binary's path is a temporary one: the cause is what helps.
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		done.Err = fmt.Sprintf("the test binary %s could not start: %v", filepath.Base(run.Binary), err)
 		for _, t := range run.Tests {
 			done.Results = append(done.Results, wire.Result{Test: t, Status: wire.NotRun})
 		}
@@ -320,6 +351,7 @@ loop:
 			normal = false // ended tests without writing coverage: os.Exit inside TestMain, say
 		}
 	}
+
 	running := parser.Running()
 	culprit := ""
 	switch {
@@ -360,9 +392,25 @@ loop:
 	if !normal {
 		done.Crash = crashReason(done.ExitCode, waitErr, timedOut, run.Timeout, killed, finished)
 		done.Timeout = timedOut != ""
+		if coverDir != "" && killed == "" && a.binHash[run.Binary] == "" {
+			done.Cover = a.shape(ctx, run, argv[:len(argv)-len(args)-1]) // the wrappers, not the binary
+			done.ShapeOnly = done.Cover != nil
+		}
 		return done
 	}
-	if profile != "" {
+	switch {
+	case coverDir != "":
+		p, err := a.readCoverDir(coverDir, run.Binary, pgid, run.CoverMode)
+		if err != nil {
+			if errors.Is(err, covdata.ErrFormat) {
+				a.textCover = true
+				err = fmt.Errorf("%w; this agent reads text coverprofiles from now on", err)
+			}
+			done.Profile = err.Error()
+			return done
+		}
+		done.Cover = a.tracker.Delta(p)
+	case profile != "":
 		p, err := coverage.ParseFile(profile)
 		os.Remove(profile)
 		if err != nil {
@@ -372,6 +420,78 @@ loop:
 		done.Cover = a.tracker.Delta(p)
 	}
 	return done
+}
+
+// readCoverDir reads the coverage process pid left in dir. The first time
+// a binary's coverage is read, every block of it is included with its
+// count, so that the tracker announces the blocks no test reached.
+//
+// A binary that instrumented nothing (its measured packages hold no code)
+// writes nothing, after tests that ended normally: that is no coverage,
+// not lost coverage. (Killed between its last test and writing, it would
+// not have ended normally.)
+func (a *agent) readCoverDir(dir, bin string, pid int, mode string) (*coverage.Profile, error) {
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) == 0 {
+		return coverage.New(mode), nil
+	}
+	run, err := a.covdata.ReadDir(dir, pid)
+	if err != nil {
+		return nil, err
+	}
+	a.binHash[bin] = run.Meta.Hash
+	if a.shapes[run.Meta.Hash] {
+		return run.Hits, nil
+	}
+	p := coverage.New(run.Meta.Mode)
+	if err := p.Add("coverage meta-data", run.Meta.Mode, run.Meta.Blocks()); err != nil {
+		return nil, err
+	}
+	if err := p.Merge("coverage counters", run.Hits); err != nil {
+		return nil, err
+	}
+	a.shapes[run.Meta.Hash] = true
+	return p, nil
+}
+
+// shapeTimeout bounds the run that only makes a binary write its coverage
+// meta-data: it runs no test, only the package's init and TestMain.
+const shapeTimeout = time.Minute
+
+// shape returns the blocks of a binary whose test process crashed before
+// writing any coverage, with zero counts, so that the files it compiled
+// are not missing from the platform's profile (a package whose only test
+// panics, say). It runs the binary with no test selected; nil when that
+// fails too (a panic in init).
+func (a *agent) shape(ctx context.Context, run *wire.Run, prefix []string) *coverage.Delta {
+	dir, err := os.MkdirTemp(a.tmp, "shape-")
+	if err != nil {
+		return nil
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(ctx, shapeTimeout)
+	defer cancel()
+	argv := append(append([]string{}, prefix...), run.Binary, "-test.run=^$", "-test.gocoverdir="+dir)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = run.Dir
+	cmd.Env = append(append(os.Environ(), "GOCOVERDIR="+dir), run.Env...)
+	cmd.SysProcAttr = procAttr()
+	if err := cmd.Run(); err != nil {
+		return nil
+	}
+	r, err := a.covdata.ReadDir(dir, cmd.Process.Pid)
+	if err != nil {
+		return nil
+	}
+	a.binHash[run.Binary] = r.Meta.Hash
+	if a.shapes[r.Meta.Hash] {
+		return nil
+	}
+	a.shapes[r.Meta.Hash] = true
+	p := coverage.New(r.Meta.Mode)
+	if err := p.Add("coverage meta-data", r.Meta.Mode, r.Meta.Blocks()); err != nil {
+		return nil
+	}
+	return a.tracker.Delta(p)
 }
 
 func tickFor(timeout time.Duration) time.Duration {
