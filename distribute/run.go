@@ -687,7 +687,7 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 		if err != nil {
 			c.rep.Worker(WorkerEvent{Worker: w.ID, Platform: pl.Name, Up: true, Info: "coverage rejected: " + err.Error()})
 		} else {
-			covered = !d.ShapeOnly
+			covered = true
 		}
 		c.out.BytesCover += coverBytes(d.Cover)
 	}

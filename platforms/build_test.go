@@ -2,12 +2,16 @@ package platforms
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/covdist/covdist/coverage"
 )
 
 func TestBinaryName(t *testing.T) {
@@ -178,5 +182,129 @@ func TestBuildWindows(t *testing.T) {
 	}
 	if strings.Join(got.Tests, " ") != "TestAdd" {
 		t.Errorf("got tests %v; want TestAdd", got.Tests)
+	}
+}
+
+// The shape read from the source is block for block what the compiled
+// instrumentation reports, on code with the constructs that cut blocks:
+// closures, switch and select, labels and goto, generics, defer.
+func TestShapeMatchesCompiledBlocks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module with the go command")
+	}
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module example.com/s\n\ngo 1.22\n",
+		"a/a.go": `package a
+
+import "errors"
+
+type Num interface{ ~int | ~float64 }
+
+func Sum[T Num](xs ...T) (s T) {
+	for _, x := range xs {
+		if x < 0 {
+			continue
+		}
+		s += x
+	}
+	return
+}
+
+func Pick(c chan int, d chan string) (string, error) {
+	defer func() {
+		if r := recover(); r != nil {
+			_ = r
+		}
+	}()
+	select {
+	case v := <-c:
+		switch {
+		case v > 10:
+			return "big", nil
+		case v < 0:
+			goto bad
+		default:
+		}
+		return "small", nil
+	case s, ok := <-d:
+		if !ok {
+			return "", errors.New("closed")
+		}
+		return s, nil
+	}
+bad:
+	return "", errors.New("negative")
+}
+
+func Apply(f func(int) int, n int) int { return f(n) }
+
+var Double = func(n int) int {
+	if n == 0 {
+		return 0
+	}
+	return n * 2
+}
+`,
+		"a/a_test.go": "package a\n\nimport \"testing\"\n\nfunc TestSum(t *testing.T) { Sum(1, -2, 3) }\n",
+		"b/b.go":      "package b\n\nfunc B(x int) int {\n\tswitch x {\n\tcase 1:\n\t\treturn 1\n\t}\n\treturn 0\n}\n",
+	})
+	b, err := Build(context.Background(), Options{ModuleDir: dir, Patterns: []string{"./..."}, CoverMode: "count", BinDir: t.TempDir()}, Target{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape, err := b.Shape(context.Background(), "count", []string{"example.com/s/a", "example.com/s/b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "go.out")
+	cmd := exec.Command("go", "test", "-covermode=count", "-coverpkg=./...", "-coverprofile="+out, "./...")
+	cmd.Dir = dir
+	if o, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go test: %v\n%s", err, o)
+	}
+	ref, err := coverage.ParseFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shapeOf := func(p *coverage.Profile) string {
+		var lines []string
+		for _, bl := range p.Blocks() {
+			lines = append(lines, fmt.Sprintf("%s:%d.%d,%d.%d %d", bl.File, bl.StartLine, bl.StartCol, bl.EndLine, bl.EndCol, bl.NumStmt))
+		}
+		return strings.Join(lines, "\n")
+	}
+	if got, want := shapeOf(shape), shapeOf(ref); got != want {
+		t.Errorf("shape from the source:\n%s\nwant (go test's blocks):\n%s", got, want)
+	}
+	if _, total := shape.Summary(); total.Miss != total.Stmts || total.Stmts == 0 {
+		t.Errorf("a shape has every statement missed; got %+v", total)
+	}
+}
+
+// Measuring packages the run does not test runs nothing of theirs: on a
+// platform this machine cannot run (a remote's), the run of a single
+// package still knows the blocks of the others.
+func TestZeroPackagesOfAForeignPlatform(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module with the go command")
+	}
+	dir := writeModule(t, map[string]string{
+		"go.mod":            "module example.com/f\n\ngo 1.22\n",
+		"calc/calc.go":      "package calc\n\nfunc Add(a, b int) int { return a + b }\n",
+		"calc/calc_test.go": "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) { Add(1, 2) }\n",
+		"other/o.go":        "package other\n\nfunc O(x int) int {\n\tif x > 0 {\n\t\treturn 1\n\t}\n\treturn 2\n}\n",
+		"other/o_test.go":   "package other\n\nimport (\n\t\"os\"\n\t\"testing\"\n)\n\nfunc TestMain(m *testing.M) { panic(\"TestMain of an untested package ran\"); os.Exit(m.Run()) }\n\nfunc TestO(t *testing.T) { O(1) }\n",
+	})
+	b, err := Build(context.Background(), Options{ModuleDir: dir, Patterns: []string{"./calc"}, CoverMode: "set", BinDir: t.TempDir()},
+		Target{GOOS: "linux", GOARCH: "arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Zero == nil {
+		t.Fatal("no blocks for the untested package")
+	}
+	files, total := b.Zero.Summary()
+	if len(files) != 1 || files[0].File != "example.com/f/other/o.go" || total.Stmts != 3 || total.Miss != 3 {
+		t.Errorf("got %+v (total %+v); want other/o.go with 3 statements missed", files, total)
 	}
 }

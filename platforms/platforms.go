@@ -86,6 +86,9 @@ type Built struct {
 	// Zero holds, with zero counts, the blocks of measured packages that no
 	// test binary links.
 	Zero *coverage.Profile
+
+	toolDir string               // the toolchain's GOTOOLDIR, where its cover tool is
+	sources map[string]sourcePkg // measured packages' files, for Shape
 }
 
 // Error is a failure of the go command, with its output.
@@ -150,13 +153,15 @@ func (r *runner) runEnv(ctx context.Context, step string, env []string, args ...
 }
 
 type goEnv struct {
-	GOOS, GOARCH, GOVERSION, GOMOD string
+	GOOS, GOARCH, GOVERSION, GOMOD, GOTOOLDIR string
 }
 
 type listPkg struct {
 	ImportPath   string
 	Name         string
 	Dir          string
+	GoFiles      []string
+	CgoFiles     []string
 	TestGoFiles  []string
 	XTestGoFiles []string
 	Error        *struct{ Err string }
@@ -197,7 +202,7 @@ func Probe(ctx context.Context, opt Options, t Target) (*Built, error) {
 		defer close(modDone)
 		modOut, _, modErr = r.run(ctx, "go list -m", "list", "-m", "-f", "{{.Path}}")
 	}()
-	out, _, err := r.run(ctx, "setting up the toolchain (go env)", "env", "-json", "GOOS", "GOARCH", "GOVERSION", "GOMOD")
+	out, _, err := r.run(ctx, "setting up the toolchain (go env)", "env", "-json", "GOOS", "GOARCH", "GOVERSION", "GOMOD", "GOTOOLDIR")
 	<-modDone
 	if err != nil {
 		return nil, err
@@ -210,7 +215,7 @@ func Probe(ctx context.Context, opt Options, t Target) (*Built, error) {
 		return nil, fmt.Errorf("%s is not inside a Go module (no go.mod found): run covdist in a module", opt.ModuleDir)
 	}
 	b := &Built{Target: t, GoVersion: ge.GOVERSION, Name: ge.GOOS + "/" + ge.GOARCH, GOOS: ge.GOOS, GOARCH: ge.GOARCH,
-		ModuleDir: filepath.Dir(ge.GOMOD)}
+		ModuleDir: filepath.Dir(ge.GOMOD), toolDir: ge.GOTOOLDIR}
 	b.Header = header(b.Name, ge.GOVERSION, t)
 
 	if modErr != nil {
@@ -257,8 +262,10 @@ func (b *Built) BuildTests(ctx context.Context, opt Options) error {
 		b.Packages = append(b.Packages, pkg)
 	}
 	var zeroPkgs []string
+	b.sources = make(map[string]sourcePkg)
 	for _, p := range covPkgs {
 		b.CovPkgs = append(b.CovPkgs, p.ImportPath)
+		b.sources[p.ImportPath] = sourcePkg{dir: p.Dir, files: append(slices.Clone(p.GoFiles), p.CgoFiles...)}
 		if !testedSet[p.ImportPath] || len(p.TestGoFiles)+len(p.XTestGoFiles) == 0 {
 			zeroPkgs = append(zeroPkgs, p.ImportPath)
 		}
@@ -285,7 +292,7 @@ func (b *Built) BuildTests(ctx context.Context, opt Options) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b.Zero, zeroErr = zeroProfile(ctx, r, opt, b.CovPkgs, zeroPkgs)
+			b.Zero, zeroErr = b.Shape(ctx, opt.CoverMode, zeroPkgs)
 		}()
 	}
 	progress(fmt.Sprintf("building test binaries for %d packages (%s)", len(b.Packages), b.Name))
@@ -325,7 +332,7 @@ func tagsArgs(tags []string) []string {
 // list resolves package patterns, failing on patterns that match nothing
 // and on packages that do not load.
 func list(ctx context.Context, r *runner, patterns []string, tags []string) ([]listPkg, error) {
-	args := append([]string{"list", "-e", "-json=ImportPath,Name,Dir,TestGoFiles,XTestGoFiles,Error,DepsErrors,Module"}, tagsArgs(tags)...)
+	args := append([]string{"list", "-e", "-json=ImportPath,Name,Dir,GoFiles,CgoFiles,TestGoFiles,XTestGoFiles,Error,DepsErrors,Module"}, tagsArgs(tags)...)
 	args = append(args, patterns...)
 	out, stderr, err := r.run(ctx, "go list "+strings.Join(patterns, " "), args...)
 	if err != nil {
@@ -585,34 +592,4 @@ func filterWarnings(s string) string {
 		keep = append(keep, l)
 	}
 	return strings.Join(keep, "\n")
-}
-
-// zeroProfile gets the blocks of packages no test binary links, as go test
-// itself does for packages without tests, with every count zeroed.
-func zeroProfile(ctx context.Context, r *runner, opt Options, covPkgs, pkgs []string) (*coverage.Profile, error) {
-	f, err := os.CreateTemp(opt.BinDir, "zero-*.cov")
-	if err != nil {
-		return nil, err
-	}
-	f.Close()
-	defer os.Remove(f.Name())
-	mode := opt.CoverMode
-	if mode == "" {
-		mode = "set"
-	}
-	args := []string{"test", "-vet=off", "-run=^$", "-cover", "-covermode=" + mode,
-		"-coverpkg=" + strings.Join(covPkgs, ","), "-coverprofile=" + f.Name()}
-	if len(r.t.Exec) > 0 {
-		args = append(args, "-exec="+strings.Join(r.t.Exec, " "))
-	}
-	args = append(args, tagsArgs(r.t.Tags)...)
-	args = append(args, pkgs...)
-	if _, _, err := r.run(ctx, "measuring packages without tests", args...); err != nil {
-		return nil, err
-	}
-	p, err := coverage.ParseFile(f.Name())
-	if err != nil {
-		return nil, err
-	}
-	return p.ZeroCounts(), nil
 }

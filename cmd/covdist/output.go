@@ -175,7 +175,7 @@ func (r *reporter) Result(res distribute.Result) {
 		if why == "" {
 			why = "no reason given"
 		}
-		if r.multi {
+		if r.multi && !strings.HasPrefix(why, res.Platform+" ") {
 			why = res.Platform + ": " + why
 		}
 		r.notRunWhy[why]++

@@ -286,6 +286,17 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 					return exitUsage, failing
 				}
 			}
+			// Packages no test process delivered coverage for (each one
+			// crashed, or could not start) still count, at nothing covered.
+			if missing := b.Missing(p); len(missing) > 0 {
+				shape, err := b.Shape(ctx, coverMode, missing)
+				if err == nil {
+					err = p.Merge("the source of packages whose tests delivered no coverage", shape)
+				}
+				if err != nil {
+					fmt.Fprintf(stderr, "covdist: %s: %v\n", b.Name, err)
+				}
+			}
 			cols = append(cols, platformCoverage{name: b.Name, header: b.Header, profile: p})
 		}
 	}

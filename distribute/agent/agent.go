@@ -155,7 +155,7 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 	}()
 
 	a := &agent{conn: conn, tmp: tmp, tracker: coverage.NewTracker(), nice: opt.Nice,
-		covdata: covdata.NewReader(), shapes: make(map[string]bool), binHash: make(map[string]string)}
+		covdata: covdata.NewReader(), shapes: make(map[string]bool)}
 	for {
 		var j job
 		var ok bool
@@ -202,8 +202,7 @@ type agent struct {
 	tracker *coverage.Tracker
 	nice    int
 	covdata *covdata.Reader
-	shapes  map[string]bool   // meta-data hashes whose blocks were announced
-	binHash map[string]string // test binary -> its meta-data hash, once read
+	shapes  map[string]bool // meta-data hashes whose blocks were announced
 	// textCover is set once coverage data could not be decoded (a Go
 	// release of a newer format): later units fall back to text profiles.
 	textCover bool
@@ -392,15 +391,11 @@ loop:
 	if !normal {
 		done.Crash = crashReason(done.ExitCode, waitErr, timedOut, run.Timeout, killed, finished)
 		done.Timeout = timedOut != ""
-		if coverDir != "" && killed == "" && a.binHash[run.Binary] == "" {
-			done.Cover = a.shape(ctx, run, argv[:len(argv)-len(args)-1]) // the wrappers, not the binary
-			done.ShapeOnly = done.Cover != nil
-		}
 		return done
 	}
 	switch {
 	case coverDir != "":
-		p, err := a.readCoverDir(coverDir, run.Binary, pgid, run.CoverMode)
+		p, err := a.readCoverDir(coverDir, pgid, run.CoverMode)
 		if err != nil {
 			if errors.Is(err, covdata.ErrFormat) {
 				a.textCover = true
@@ -430,7 +425,7 @@ loop:
 // writes nothing, after tests that ended normally: that is no coverage,
 // not lost coverage. (Killed between its last test and writing, it would
 // not have ended normally.)
-func (a *agent) readCoverDir(dir, bin string, pid int, mode string) (*coverage.Profile, error) {
+func (a *agent) readCoverDir(dir string, pid int, mode string) (*coverage.Profile, error) {
 	if ents, err := os.ReadDir(dir); err == nil && len(ents) == 0 {
 		return coverage.New(mode), nil
 	}
@@ -438,7 +433,6 @@ func (a *agent) readCoverDir(dir, bin string, pid int, mode string) (*coverage.P
 	if err != nil {
 		return nil, err
 	}
-	a.binHash[bin] = run.Meta.Hash
 	if a.shapes[run.Meta.Hash] {
 		return run.Hits, nil
 	}
@@ -451,47 +445,6 @@ func (a *agent) readCoverDir(dir, bin string, pid int, mode string) (*coverage.P
 	}
 	a.shapes[run.Meta.Hash] = true
 	return p, nil
-}
-
-// shapeTimeout bounds the run that only makes a binary write its coverage
-// meta-data: it runs no test, only the package's init and TestMain.
-const shapeTimeout = time.Minute
-
-// shape returns the blocks of a binary whose test process crashed before
-// writing any coverage, with zero counts, so that the files it compiled
-// are not missing from the platform's profile (a package whose only test
-// panics, say). It runs the binary with no test selected; nil when that
-// fails too (a panic in init).
-func (a *agent) shape(ctx context.Context, run *wire.Run, prefix []string) *coverage.Delta {
-	dir, err := os.MkdirTemp(a.tmp, "shape-")
-	if err != nil {
-		return nil
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(ctx, shapeTimeout)
-	defer cancel()
-	argv := append(append([]string{}, prefix...), run.Binary, "-test.run=^$", "-test.gocoverdir="+dir)
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = run.Dir
-	cmd.Env = append(append(os.Environ(), "GOCOVERDIR="+dir), run.Env...)
-	cmd.SysProcAttr = procAttr()
-	if err := cmd.Run(); err != nil {
-		return nil
-	}
-	r, err := a.covdata.ReadDir(dir, cmd.Process.Pid)
-	if err != nil {
-		return nil
-	}
-	a.binHash[run.Binary] = r.Meta.Hash
-	if a.shapes[r.Meta.Hash] {
-		return nil
-	}
-	a.shapes[r.Meta.Hash] = true
-	p := coverage.New(r.Meta.Mode)
-	if err := p.Add("coverage meta-data", r.Meta.Mode, r.Meta.Blocks()); err != nil {
-		return nil
-	}
-	return a.tracker.Delta(p)
 }
 
 func tickFor(timeout time.Duration) time.Duration {

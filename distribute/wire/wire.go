@@ -163,15 +163,11 @@ type Done struct {
 	Crash    string          `json:"crash,omitempty"` // why the process ended abnormally, with its last output
 	Timeout  bool            `json:"timeout,omitempty"`
 	ExitCode int             `json:"exit"`
-	Wall     float64         `json:"wall"`             // seconds, process start to end
-	Output   string          `json:"output,omitempty"` // process output outside any test
-	Cover    *coverage.Delta `json:"cover,omitempty"`  // sparse coverage of this run
-	// ShapeOnly says Cover holds only blocks with zero counts, the shape
-	// of a binary whose process crashed before writing its coverage: its
-	// files are then known to the platform although no run of it counted.
-	ShapeOnly bool   `json:"shape,omitempty"`
-	Err       string `json:"err,omitempty"`     // the process could not be started at all
-	Profile   string `json:"profile,omitempty"` // a profile that did not parse, named in errors
+	Wall     float64         `json:"wall"`              // seconds, process start to end
+	Output   string          `json:"output,omitempty"`  // process output outside any test
+	Cover    *coverage.Delta `json:"cover,omitempty"`   // sparse coverage of this run
+	Err      string          `json:"err,omitempty"`     // the process could not be started at all
+	Profile  string          `json:"profile,omitempty"` // a profile that did not parse, named in errors
 }
 
 // Log is a diagnostic line from the agent.
