@@ -292,6 +292,16 @@ func (b *Built) BuildTests(ctx context.Context, opt Options) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Compiled, as go test -cover compiles a package without
+			// tests, so that its compile errors fail the run; its blocks
+			// come from its source.
+			args := append([]string{"build", "-o", os.DevNull}, tagsArgs(b.Target.Tags)...)
+			if zeroErr = func() error {
+				_, _, err := r.run(ctx, "building packages without tests", append(args, zeroPkgs...)...)
+				return err
+			}(); zeroErr != nil {
+				return
+			}
 			b.Zero, zeroErr = b.Shape(ctx, opt.CoverMode, zeroPkgs)
 		}()
 	}

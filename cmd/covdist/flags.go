@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -246,6 +247,34 @@ func (o *options) validate() error {
 	for _, r := range o.covReports {
 		if err := checkReport(r); err != nil {
 			return err
+		}
+	}
+	// A destination that cannot be written would fail only after the whole
+	// run: refuse it now.
+	files := map[string]string{"--junitxml": o.junitXML}
+	if o.jsonOut != "-" {
+		files["--json"] = o.jsonOut
+	}
+	for _, r := range o.covReports {
+		kind, dest, _ := strings.Cut(r, ":")
+		if dest == "" {
+			dest = defaultDest[kind]
+		}
+		if kind == "html" || (kind == "out" && strings.HasSuffix(dest, "/")) {
+			continue // directories
+		}
+		files["--cov-report "+r] = dest
+	}
+	for flag, name := range files {
+		if name == "" {
+			continue
+		}
+		if fi, err := os.Stat(name); err == nil && fi.IsDir() {
+			hint := "name a file"
+			if strings.HasPrefix(flag, "--cov-report out:") {
+				hint = "name a file, or write out:" + name + "/ for the combined profile and one per platform in it"
+			}
+			return fmt.Errorf("%s: %s is a directory: %s", flag, name, hint)
 		}
 	}
 	return nil

@@ -4,7 +4,9 @@ import (
 	"encoding/xml"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/covdist/covdist/distribute"
@@ -15,6 +17,7 @@ type junitSuites struct {
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
 	Skipped  int          `xml:"skipped,attr"`
+	Errors   int          `xml:"errors,attr"`
 	Time     string       `xml:"time,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
@@ -24,6 +27,7 @@ type junitSuite struct {
 	Tests    int         `xml:"tests,attr"`
 	Failures int         `xml:"failures,attr"`
 	Skipped  int         `xml:"skipped,attr"`
+	Errors   int         `xml:"errors,attr"`
 	Time     string      `xml:"time,attr"`
 	Cases    []junitCase `xml:"testcase"`
 }
@@ -33,6 +37,7 @@ type junitCase struct {
 	Classname string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitMessage `xml:"failure,omitempty"`
+	Error     *junitMessage `xml:"error,omitempty"`
 	Skipped   *junitMessage `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
 }
@@ -76,8 +81,17 @@ func writeJUnit(path string, results []distribute.Result, d time.Duration) error
 			c.Skipped = &junitMessage{Message: "Skipped", Body: r.Output}
 			s.Skipped++
 		case distribute.NotRun:
-			c.Skipped = &junitMessage{Message: "Not run: " + r.Reason}
-			s.Skipped++
+			// Not run because -x or --maxfail stopped the run is a skip;
+			// not run because it could not be (a build that failed, a
+			// binary that would not start, workers lost) is an error, which
+			// a CI's test view must not show as a harmless skip.
+			if stoppedEarly(r.Reason) {
+				c.Skipped = &junitMessage{Message: "Not run: " + r.Reason}
+				s.Skipped++
+			} else {
+				c.Error = &junitMessage{Message: "Not run: " + r.Reason}
+				s.Errors++
+			}
 		}
 		s.Tests++
 		s.Cases = append(s.Cases, c)
@@ -94,6 +108,7 @@ func writeJUnit(path string, results []distribute.Result, d time.Duration) error
 		s.Time = fmt.Sprintf("%.3f", t)
 		all.Tests += s.Tests
 		all.Failures += s.Failures
+		all.Errors += s.Errors
 		all.Skipped += s.Skipped
 		all.Suites = append(all.Suites, *s)
 	}
@@ -101,5 +116,14 @@ func writeJUnit(path string, results []distribute.Result, d time.Duration) error
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
 	return os.WriteFile(path, append([]byte(xml.Header), append(b, '\n')...), 0o644)
+}
+
+// stoppedEarly tells whether a not-run reason is the run being stopped
+// (-x, --maxfail, Ctrl-C) rather than a test that could not run.
+func stoppedEarly(reason string) bool {
+	return strings.HasPrefix(reason, "stopped after ") || reason == "the run was interrupted"
 }

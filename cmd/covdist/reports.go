@@ -62,6 +62,9 @@ func writeReports(w io.Writer, o *options, cols []platformCoverage, modulePath, 
 		reports = []string{"term"}
 	}
 	termShown := false
+	// A report that cannot be written does not keep the others from
+	// being: each one failed is named, and the run exits 2.
+	var failed []error
 	for _, r := range reports {
 		kind, dest, _ := strings.Cut(r, ":")
 		if dest == "" {
@@ -97,13 +100,14 @@ func writeReports(w io.Writer, o *options, cols []platformCoverage, modulePath, 
 			err = report.HTML(dest, combined, opt, moduleDir)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("--cov-report %s: %w", r, err)
+			failed = append(failed, fmt.Errorf("--cov-report %s: %w", r, err))
+			continue
 		}
 		if kind != "term" && kind != "term-missing" && kind != "skip-covered" {
 			fmt.Fprintf(w, "Coverage %s written to %s\n", reportName(kind), dest)
 		}
 	}
-	return checkGates(w, o, combined, modulePath), nil
+	return checkGates(w, o, combined, modulePath), errors.Join(failed...)
 }
 
 func reportName(kind string) string {

@@ -300,10 +300,11 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 			cols = append(cols, platformCoverage{name: b.Name, header: b.Header, profile: p})
 		}
 	}
+	reportErr := false
 	if rep.junit != nil && o.junitXML != "" {
 		if err := writeJUnit(o.junitXML, rep.junit, time.Since(start)); err != nil {
 			fmt.Fprintf(stderr, "covdist: --junitxml: %v\n", err)
-			return exitUsage, failing
+			reportErr = true
 		}
 	}
 	gateCode := exitOK
@@ -313,11 +314,14 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 		var err error
 		gateCode, err = writeReports(human, o, cols, modulePath, moduleDir)
 		if err != nil {
-			fmt.Fprintf(stderr, "covdist: %v\n", err)
-			return exitUsage, failing
+			fmt.Fprintf(stderr, "covdist: %v\n", strings.ReplaceAll(err.Error(), "\n", "\ncovdist: "))
+			reportErr = true
 		}
 	}
 	rep.summary(time.Since(start), nWorkers)
+	if reportErr {
+		return exitUsage, failing
+	}
 	if o.statsFile != "" && outcome != nil {
 		if err := writeStats(o.statsFile, outcome, cols, time.Since(start), buildMS.Load()); err != nil {
 			fmt.Fprintf(stderr, "covdist: --stats-file: %v\n", err)
