@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -88,9 +89,23 @@ func groupSpecs(specs []xspec.Spec, byLocation bool) []*group {
 }
 
 // checkMode refuses a matrix that the mode would not run on every platform.
-func checkMode(mode distribute.Mode, groups []*group) error {
+// Before the platforms are probed, groups that only go= tells apart may yet
+// be one platform (go=go1.24 and go=go1.24.13, or a go binary's path): they
+// are let through, to be merged or refused once probed.
+func checkMode(mode distribute.Mode, groups []*group, probed bool) error {
 	if len(groups) < 2 || mode == distribute.Each {
 		return nil
+	}
+	if !probed {
+		differ := false
+		for _, g := range groups[1:] {
+			if !maySharePlatform(groups[0].target, g.target) {
+				differ = true
+			}
+		}
+		if !differ {
+			return nil
+		}
 	}
 	var names []string
 	for _, g := range groups {
@@ -102,6 +117,22 @@ func checkMode(mode distribute.Mode, groups []*group) error {
 	}
 	return fmt.Errorf("--dist=%s %s, but the --tx specs name %d platforms (%s): use --dist=each to run every test on every platform",
 		mode, what, len(groups), strings.Join(names, "; "))
+}
+
+// maySharePlatform tells whether two targets may turn out one platform once
+// their toolchains are resolved: all else equal, and go= values that are
+// not two different releases.
+func maySharePlatform(a, b platforms.Target) bool {
+	ag, bg := a, b
+	ag.Go, bg.Go = "", ""
+	if targetKey(ag) != targetKey(bg) {
+		return false
+	}
+	release := regexp.MustCompile(`^go1\.\d+\.\d+$`)
+	if release.MatchString(a.Go) && release.MatchString(b.Go) {
+		return a.Go == b.Go
+	}
+	return true
 }
 
 // probeGroups probes each group's platform, side by side (a toolchain may
@@ -122,23 +153,41 @@ func probeGroups(ctx context.Context, moduleDir string, groups []*group) ([]*gro
 		}()
 	}
 	wg.Wait()
+	// The toolchain go resolves to unasked: a go= naming that same release
+	// makes no platform of its own, and is not named.
+	defaultVersion := ""
+	for i, g := range groups {
+		if errs[i] == nil && g.target.Go == "" {
+			defaultVersion = built[i].GoVersion
+			break
+		}
+	}
 	names := make([]string, len(groups))
+	idents := make([]string, len(groups))
 	for i, g := range groups {
 		if errs[i] != nil {
 			t := g.target
 			name := defaultStr(t.GOOS, hostGOOS()) + "/" + defaultStr(t.GOARCH, hostGOARCH())
 			built[i] = &platforms.Built{Target: t, Name: name, Header: "platform " + qualifiedName(name, "", t) + ": did not build"}
 		}
-		names[i] = qualifiedName(built[i].Name, built[i].GoVersion, g.target)
+		version := built[i].GoVersion
+		t := g.target
+		if version != "" && version == defaultVersion {
+			t.Go = ""
+		}
+		names[i] = qualifiedName(built[i].Name, version, t)
 		if g.where != "" {
 			names[i] += " " + g.where
 			built[i].Header += " on " + g.where
 		}
+		t.Go = version
+		idents[i] = targetKey(t) + "\x02" + g.where
 	}
 	// Two platforms that differ only in their wrapper are told apart by it.
+	plain := slices.Clone(names)
 	for i := range names {
-		for j := range names {
-			if i != j && names[i] == names[j] && len(groups[i].target.Exec) > 0 {
+		for j := range plain {
+			if i != j && plain[i] == plain[j] && idents[i] != idents[j] && len(groups[i].target.Exec) > 0 {
 				names[i] += " exec=" + strings.Join(groups[i].target.Exec, " ")
 				break
 			}
@@ -148,9 +197,11 @@ func probeGroups(ctx context.Context, moduleDir string, groups []*group) ([]*gro
 	var outB []*platforms.Built
 	var outE []error
 	seen := make(map[string]int)
+	byIdent := make(map[string]int)
 	for i, g := range groups {
-		if j, ok := seen[names[i]]; ok && errs[i] == nil && outE[j] == nil {
-			// The same platform spelled two ways: one build, all the workers.
+		if j, ok := byIdent[idents[i]]; ok && errs[i] == nil && outE[j] == nil {
+			// The same platform spelled two ways (go=go1.24 and go=go1.24.13,
+			// or go= naming the default release): one build, all the workers.
 			outG[j].specs = append(outG[j].specs, g.specs...)
 			continue
 		}
@@ -166,6 +217,9 @@ func probeGroups(ctx context.Context, moduleDir string, groups []*group) ([]*gro
 			}
 		}
 		seen[names[i]] = len(outG)
+		if errs[i] == nil {
+			byIdent[idents[i]] = len(outG)
+		}
 		g.label = names[i]
 		built[i].Name = names[i]
 		outG, outB, outE = append(outG, g), append(outB, built[i]), append(outE, errs[i])

@@ -34,7 +34,12 @@ func TestWorkerGroups(t *testing.T) {
 			want: []string{host + " x2", host + " go1.24.0 x1"}},
 		{name: "load over platforms", tx: []string{"popen", "popen//goarch=386"}, wantErr: "--dist=load sends each test to one worker, but the --tx specs name 2 platforms"},
 		{name: "loadpkg over platforms", dist: "loadpkg", tx: []string{"popen//tags=x", "popen"}, wantErr: "use --dist=each"},
-		{name: "no over platforms", dist: "no", tx: []string{"popen//go=go1.24.0", "popen"}, wantErr: "--dist=no runs every test once on one worker"},
+		{name: "no over platforms", dist: "no", tx: []string{"popen//go=go1.24.0", "popen//go=go1.25.0"}, wantErr: "--dist=no runs every test once on one worker"},
+		// Whether go=go1.24.0 is the host's own toolchain is known once probed.
+		{name: "load over what may be one platform", tx: []string{"popen//go=go1.24.0", "popen"},
+			want: []string{host + " go1.24.0 x1", host + " x1"}},
+		{name: "load over one release spelled twice", tx: []string{"popen//go=go1.24", "popen//go=go1.24.13"},
+			want: []string{host + " go1.24 x1", host + " go1.24.13 x1"}},
 		{name: "load mixes local and remote workers", tx: []string{"popen", "2*ssh=build@h1"}, want: []string{host + " x3"}},
 		{name: "each makes every host a platform", dist: "each", tx: []string{"popen", "ssh=h1", "ssh=h2:2222", "socket=127.0.0.1:8888"},
 			want: []string{host + " x1", host + " ssh=h1 x1", host + " ssh=h2:2222 x1", host + " socket=127.0.0.1:8888 x1"}},

@@ -118,6 +118,13 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 	// A platform that cannot build is reported, with its tests as not run,
 	// while the others go on; a run of one platform ends with its error.
 	groups, built, buildErrs := probeGroups(ctx, moduleDir, groups)
+	if err := checkMode(mode, groups, true); err != nil {
+		fmt.Fprintf(stderr, "covdist: %v\n", err)
+		return exitUsage, failing
+	}
+	if mode == distribute.No {
+		groups[0].specs = groups[0].specs[:1] // merged groups brought more
+	}
 	modulePath := ""
 	for i, b := range built {
 		if buildErrs[i] == nil {
@@ -470,7 +477,7 @@ func workerGroups(o *options, probe func([]xspec.Spec) []xspec.Spec) ([]*group, 
 	// once, its tests spread over its workers. Only each mode runs a test
 	// on more than one.
 	groups := groupSpecs(specs, mode == distribute.Each)
-	if err := checkMode(mode, groups); err != nil {
+	if err := checkMode(mode, groups, false); err != nil {
 		return nil, "", err
 	}
 	if mode == distribute.No {
