@@ -52,6 +52,15 @@ func sourceTests(dir string, files []string) ([]string, error) {
 	return names, nil
 }
 
+// SourceTests lists the package's tests from its test files, for a package
+// whose binary never built; nil when it has no test files.
+func (p *Package) SourceTests() ([]string, error) {
+	if len(p.testFiles) == 0 {
+		return nil, nil
+	}
+	return sourceTests(p.Dir, p.testFiles)
+}
+
 // hasTestPrefix tells whether name is prefix followed by nothing or by a
 // character that is not a lower-case letter (TestX, Test, not Testify).
 func hasTestPrefix(name, prefix string) bool {

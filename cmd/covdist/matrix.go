@@ -268,6 +268,33 @@ func (a *arrivals) add(platform int, pkg string) {
 	a.pkgs[platform][pkg] = true
 }
 
+// count returns how many packages reached the run on a platform.
+func (a *arrivals) count(platform int) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.pkgs[platform])
+}
+
+// total returns how many packages reached the run on every platform.
+func (a *arrivals) total() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, pkgs := range a.pkgs {
+		n += len(pkgs)
+	}
+	return n
+}
+
+// notBuiltHeader is the header line of a platform that built nothing.
+func notBuiltHeader(b *platforms.Built, err error) string {
+	h := b.Header
+	if !strings.HasSuffix(h, ": did not build") {
+		h += ": did not build"
+	}
+	return h + " (" + stepOf(err) + ")"
+}
+
 func (a *arrivals) has(platform int, pkg string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -287,8 +314,25 @@ func notBuilt(ctx context.Context, feed chan<- distribute.Arrival, built []*plat
 		reason := fmt.Sprintf("%s did not build: %s", built[i].Name, stepOf(err))
 		tests := make(map[string]map[string]bool)
 		var pkgs []string
+		// Its own packages list their tests from their source; those of a
+		// platform that did not get as far as listing its packages come
+		// from the platforms that built them.
+		for _, p := range built[i].Packages {
+			if arrived.has(i, p.ImportPath) {
+				continue
+			}
+			names, err := p.SourceTests()
+			if err != nil || len(names) == 0 {
+				continue
+			}
+			tests[p.ImportPath] = make(map[string]bool)
+			pkgs = append(pkgs, p.ImportPath)
+			for _, t := range names {
+				tests[p.ImportPath][t] = true
+			}
+		}
 		for j, b := range built {
-			if j == i {
+			if j == i || len(built[i].Packages) > 0 {
 				continue
 			}
 			for _, p := range b.Packages {

@@ -50,12 +50,22 @@ func writeReports(w io.Writer, o *options, cols []platformCoverage, modulePath, 
 	}
 	combined := coverage.New("")
 	var plats []report.Platform
+	var profiles []platformCoverage // those with a column
 	for _, c := range cols {
+		if c.headerOnly {
+			plats = append(plats, report.Platform{Name: c.name, Header: c.header, HeaderOnly: true})
+			continue
+		}
 		if err := combined.Merge(c.name, c.profile); err != nil {
 			return 0, fmt.Errorf("merging platforms: %w", err)
 		}
 		plats = append(plats, report.Platform{Name: c.name, Header: c.header, Profile: c.profile})
+		profiles = append(profiles, c)
 	}
+	if len(profiles) == 0 {
+		return exitOK, nil
+	}
+	cols = profiles
 	opt := report.Options{ModulePath: modulePath, Precision: o.covPrecision}
 	reports := o.covReports
 	if len(reports) == 0 {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -252,7 +253,10 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 				rep.notBuilt[built[i].Name] = stepOf(err)
 			}
 		}
-		if len(failedBuild) == len(built) {
+		// A build failure of the only platform, or of every platform
+		// before any of their packages ran, is a build error; platforms
+		// that built some packages report what those ran.
+		if len(failedBuild) == len(built) && (len(built) == 1 || arrived.total() == 0) {
 			return exitUsage, failing
 		}
 	}
@@ -282,9 +286,15 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 	// Coverage: each platform's profile, plus the blocks no binary linked.
 	var cols []platformCoverage
 	if coverMode != "" && outcome != nil {
-		for _, b := range built {
+		for i, b := range built {
+			if failedBuild[b.Name] && arrived.count(i) == 0 {
+				cols = append(cols, platformCoverage{name: b.Name, header: notBuiltHeader(b, buildErrs[i]), headerOnly: true})
+				continue
+			}
+			header := b.Header
 			if failedBuild[b.Name] {
-				continue // what it ran of its tests would misstate its coverage
+				// What did build ran; the packages that did not count at 0%.
+				header += " (partly built: " + stepOf(buildErrs[i]) + ")"
 			}
 			p := outcome.Coverage[b.Name]
 			if b.Zero != nil {
@@ -295,7 +305,13 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 			}
 			// Packages no test process delivered coverage for (each one
 			// crashed, or could not start) still count, at nothing covered.
-			if missing := b.Missing(p); len(missing) > 0 {
+			missing := b.Missing(p)
+			if failedBuild[b.Name] {
+				// Of a platform whose build failed, only the packages that
+				// built: the others were never compiled ('-').
+				missing = slices.DeleteFunc(missing, func(pkg string) bool { return !arrived.has(i, pkg) })
+			}
+			if len(missing) > 0 {
 				shape, err := b.Shape(ctx, coverMode, missing)
 				if err == nil {
 					err = p.Merge("the source of packages whose tests delivered no coverage", shape)
@@ -304,7 +320,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 					fmt.Fprintf(stderr, "covdist: %s: %v\n", b.Name, err)
 				}
 			}
-			cols = append(cols, platformCoverage{name: b.Name, header: b.Header, profile: p})
+			cols = append(cols, platformCoverage{name: b.Name, header: header, profile: p})
 		}
 	}
 	reportErr := false
@@ -490,6 +506,7 @@ func workerGroups(o *options, probe func([]xspec.Spec) []xspec.Spec) ([]*group, 
 type platformCoverage struct {
 	name, header string
 	profile      *coverage.Profile
+	headerOnly   bool // built nothing: a header line, no column
 }
 
 // writeStats records what a run cost, for benchmarks.

@@ -70,6 +70,7 @@ type jsonTotals struct {
 //
 // A platform without the file has no entry under the file's "platforms".
 func JSON(w io.Writer, combined *coverage.Profile, platforms []Platform, opt Options) error {
+	platforms = columns(platforms)
 	files, total, platformTotals := rows(combined, platforms, opt)
 	r := jsonReport{
 		Meta:      jsonMeta{Format: JSONFormat, Mode: combined.Mode(), ModulePath: opt.ModulePath},

@@ -27,6 +27,20 @@ type Platform struct {
 	Name    string
 	Header  string
 	Profile *coverage.Profile
+	// HeaderOnly platforms print their Header but have no column: a
+	// platform that built nothing, whose header says so.
+	HeaderOnly bool
+}
+
+// columns returns the platforms that have a column.
+func columns(platforms []Platform) []Platform {
+	var out []Platform
+	for _, pl := range platforms {
+		if !pl.HeaderOnly {
+			out = append(out, pl)
+		}
+	}
+	return out
 }
 
 // Options are the report settings the command line chooses.

@@ -35,6 +35,7 @@ func Term(w io.Writer, combined *coverage.Profile, platforms []Platform, opt Opt
 			fmt.Fprintln(&buf, pl.Header)
 		}
 	}
+	platforms = columns(platforms)
 	files, total, platformTotals := rows(combined, platforms, opt)
 	showPlatforms := len(platforms) >= 2
 
