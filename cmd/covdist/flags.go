@@ -87,7 +87,10 @@ Distribution modes (--dist):
            its tests spread over its workers as in load; the table gets a
            header line and a Cover column per platform ('-' where a platform
            never compiled a file), and out:DIR/ writes one profile per
-           platform beside DIR/combined.out. A platform that cannot build is
+           platform beside DIR/combined.out; term-missing adds the lines
+           only some platform missed, after its name, and skip-covered
+           skips only files complete on every platform. Gates apply to
+           the union. A platform that cannot build is
            reported with the go command's error and its tests as not run;
            the others go on. Load modes refuse several platforms.
 
@@ -139,7 +142,7 @@ func setupFlags(name string) (*pflag.FlagSet, *options) {
 	fs.BoolVar(&o.noCov, "no-cov", false, "run the tests without coverage")
 	fs.StringVar(&o.coverMode, "covermode", "", "coverage `mode`: set, count or atomic (default set)")
 	fs.StringArrayVar(&o.covReports, "cov-report", nil, "report `type[:dest]`: term, term-missing, skip-covered, out:FILE, json:FILE, xml:FILE, lcov:FILE, html:DIR")
-	fs.Float64Var(&o.covFailUnder, "cov-fail-under", 0, "exit 3 when total coverage is under `pct`")
+	fs.Float64Var(&o.covFailUnder, "cov-fail-under", 0, "exit 3 when total coverage is under `pct` (in each mode, the union over platforms)")
 	fs.IntVar(&o.covPrecision, "cov-precision", 0, "`digits` after the decimal point in coverage percentages")
 	fs.StringVar(&o.jsonOut, "json", "", "write test events as go test -json, with Worker and Platform, to `file` (or stdout)")
 	fs.Lookup("json").NoOptDefVal = "-"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -84,6 +85,7 @@ type reporter struct {
 	skipped  int
 	notRun   int
 	perPlat  map[string]*[4]int // passed, failed, skipped, not run
+	order    []string           // the platforms, in the order of the specs
 	notBuilt map[string]string  // platforms that could not build: what failed
 	// notRunWhy counts tests not run by reason (and platform, in each
 	// mode), so that the summary says why without -v.
@@ -311,18 +313,18 @@ func (r *reporter) summary(d time.Duration, workers int) {
 		tail = strings.Join(extra, ", ") + "; " + tail
 	}
 	if r.multi {
-		var plats []string
+		// In the order of the header lines and the columns.
+		plats := slices.Clone(r.order)
 		for p := range r.perPlat {
-			plats = append(plats, p)
-		}
-		sort.Strings(plats)
-		for p := range r.notBuilt {
-			if r.perPlat[p] == nil {
-				plats = append(plats, p) // nothing to list its tests from
-				r.perPlat[p] = new([4]int)
+			if !slices.Contains(plats, p) {
+				plats = append(plats, p)
 			}
 		}
-		sort.Strings(plats)
+		for _, p := range plats {
+			if r.perPlat[p] == nil {
+				r.perPlat[p] = new([4]int) // nothing to list its tests from
+			}
+		}
 		for _, p := range plats {
 			c := r.perPlat[p]
 			why := ""

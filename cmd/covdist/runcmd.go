@@ -227,6 +227,9 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 
 	rep := newReporter(o, term, jsonW, human, &collected, len(plan.Platforms) > 1)
 	rep.notBuilt = make(map[string]string)
+	for _, pl := range plan.Platforms {
+		rep.order = append(rep.order, pl.Name)
+	}
 	if o.verbose {
 		for _, b := range built {
 			fmt.Fprintln(human, b.Header)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -25,9 +26,11 @@ import (
 //
 // A column per platform, titled by its Name, appears only for two platforms
 // or more; "-" marks a file that platform has no blocks for. With
-// opt.Missing a last column lists the missed lines; with opt.SkipCovered
-// fully covered files are left out of the rows (not out of TOTAL) and a
-// closing line says how many.
+// opt.Missing a last column lists the missed lines of the union, then, for
+// each platform that missed lines the union covers, those lines after its
+// name ("11-14; linux/386: 20-22"). With opt.SkipCovered files fully
+// covered on every platform that compiled them are left out of the rows
+// (not out of TOTAL) and a closing line says how many.
 func Term(w io.Writer, combined *coverage.Profile, platforms []Platform, opt Options) error {
 	var buf bytes.Buffer
 	for _, pl := range platforms {
@@ -81,13 +84,13 @@ func Term(w io.Writer, combined *coverage.Profile, platforms []Platform, opt Opt
 			}
 		}
 		if opt.Missing {
-			cells = append(cells, s.MissingString())
+			cells = append(cells, missingCell(s, perPlatform, platforms, showPlatforms))
 		}
 		return t.Append(cells)
 	}
 	skipped := 0
 	for _, f := range files {
-		if opt.SkipCovered && f.sum.Miss == 0 {
+		if opt.SkipCovered && complete(f) {
 			skipped++
 			continue
 		}
@@ -114,4 +117,64 @@ func Term(w io.Writer, combined *coverage.Profile, platforms []Platform, opt Opt
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// complete tells whether a file is fully covered on every platform that
+// compiled it: a file the union covers can still miss lines on one.
+func complete(f fileRow) bool {
+	if f.sum.Miss != 0 {
+		return false
+	}
+	for _, ps := range f.platforms {
+		if ps != nil && ps.Miss != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// missingCell lists the union's missed lines, then each platform's own
+// misses that the union covers.
+func missingCell(s coverage.FileSummary, perPlatform []*coverage.FileSummary, platforms []Platform, byPlatform bool) string {
+	var parts []string
+	if m := s.MissingString(); m != "" {
+		parts = append(parts, m)
+	}
+	if byPlatform {
+		for i, ps := range perPlatform {
+			if ps == nil || ps.Miss == 0 {
+				continue
+			}
+			only := coverage.FileSummary{Missing: subtractRanges(ps.Missing, s.Missing)}
+			if len(only.Missing) > 0 {
+				parts = append(parts, platforms[i].Name+": "+only.MissingString())
+			}
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// subtractRanges returns the lines of a that are in none of b's ranges.
+func subtractRanges(a, b []coverage.LineRange) []coverage.LineRange {
+	var out []coverage.LineRange
+	for _, r := range a {
+		for l := r.From; l <= r.To; l++ {
+			in := false
+			for _, x := range b {
+				if l >= x.From && l <= x.To {
+					in = true
+					break
+				}
+			}
+			if in {
+				continue
+			}
+			if n := len(out); n > 0 && out[n-1].To == l-1 {
+				out[n-1].To = l
+			} else {
+				out = append(out, coverage.LineRange{From: l, To: l})
+			}
+		}
+	}
+	return out
 }
