@@ -23,10 +23,8 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/covdist/covdist/coverage"
@@ -543,49 +541,22 @@ func (l *lister) list(ctx context.Context, p *Package) {
 	defer l.wg.Done()
 	l.sem <- struct{}{}
 	defer func() { <-l.sem }()
-	argv := append(append([]string{}, l.b.Target.Exec...), p.Binary, "-test.list=.")
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = p.Dir
-	cmd.Env = append(os.Environ(), l.b.Target.Env...)
-	var out, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	err := cmd.Run()
-	if errors.Is(err, syscall.ENOEXEC) {
-		// Built for a remote of another architecture, with no wrapper to
-		// run it here: its tests come from its source instead.
-		tests, serr := sourceTests(p.Dir, p.testFiles)
-		if serr != nil {
-			l.mu.Lock()
-			l.errs = append(l.errs, &Error{Step: "listing tests of " + p.ImportPath, Output: serr.Error()})
-			l.mu.Unlock()
-			return
-		}
-		p.Tests = tests
-		if l.opt.Ready != nil {
-			l.opt.Ready(p)
-		}
+	if ctx.Err() != nil {
 		return
 	}
+	// From the test files, as go test's generated main finds the tests,
+	// rather than by running the binary with -test.list: that costs a
+	// process start (a qemu start for an emulated platform), runs the
+	// package's init and TestMain just to list, and cannot be done at all
+	// for a binary built for a remote of another architecture.
+	tests, err := sourceTests(p.Dir, p.testFiles)
 	if err != nil {
-		if ctx.Err() != nil {
-			return
-		}
 		l.mu.Lock()
-		l.errs = append(l.errs, &Error{Step: "listing tests of " + p.ImportPath, Output: stderr.String() + out.String() + err.Error()})
+		l.errs = append(l.errs, &Error{Step: "listing tests of " + p.ImportPath, Output: err.Error()})
 		l.mu.Unlock()
 		return
 	}
-	for _, line := range strings.Split(out.String(), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "Benchmark") {
-			continue
-		}
-		if !strings.HasPrefix(line, "Test") && !strings.HasPrefix(line, "Fuzz") && !strings.HasPrefix(line, "Example") {
-			continue // output of an init function, not a test name
-		}
-		p.Tests = append(p.Tests, line)
-	}
-	sort.Strings(p.Tests)
+	p.Tests = tests
 	if l.opt.Ready != nil {
 		l.opt.Ready(p)
 	}

@@ -13,10 +13,9 @@ import (
 )
 
 // sourceTests lists a package's tests from its test files, as go test's
-// generated main finds them: for binaries this machine cannot run (built
-// for a remote of another architecture), whose -test.list must not be
-// asked. files are the package's TestGoFiles and XTestGoFiles for the
-// target, so build constraints are already applied.
+// generated main finds them (TestSourceTestsMatchTestList holds it to the
+// binary's own -test.list). files are the package's TestGoFiles and
+// XTestGoFiles for the target, so build constraints are already applied.
 func sourceTests(dir string, files []string) ([]string, error) {
 	fset := token.NewFileSet()
 	var names []string
