@@ -202,7 +202,7 @@ func Run(ctx context.Context, plan *Plan, rep Reporter) (*Outcome, error) {
 // addTest collects one test, once, and queues it.
 func (c *coordinator) addTest(pl *Platform, pkg, name string) {
 	if c.collect(pl, pkg, name) {
-		c.pools[pl.Name].add(pkg, name, c.estimate(pl.Name, pkg, name))
+		c.enqueue(pl.Name, pkg, name)
 	}
 }
 
@@ -262,13 +262,16 @@ func (c *coordinator) arrive(a Arrival) {
 	}
 }
 
-func (c *coordinator) estimate(platform, pkg, test string) float64 {
+// enqueue queues a test on its platform's pool, longest first by the
+// duration remembered from earlier runs, or by a guess.
+func (c *coordinator) enqueue(platform, pkg, test string) {
 	if c.plan.Estimator != nil {
 		if s, ok := c.plan.Estimator.Estimate(platform, pkg, test); ok {
-			return s
+			c.pools[platform].add(pkg, test, s)
+			return
 		}
 	}
-	return defaultEstimate
+	c.pools[platform].addGuess(pkg, test)
 }
 
 // start opens a worker's gateway in its own goroutines.
@@ -654,6 +657,7 @@ func (c *coordinator) finalize(platform, pkg, name string, status Status, worker
 	}
 	if status == Passed || status == Failed {
 		c.out.Durations = append(c.out.Durations, Duration{platform, pkg, name, st.elapsed})
+		c.pools[platform].observe(pkg, st.elapsed)
 	}
 	c.rep.Result(Result{Platform: platform, Package: pkg, Test: name, Status: status,
 		Elapsed: st.elapsed, Output: output, Worker: worker, Reason: reason})
@@ -794,7 +798,7 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 		}
 	}
 	for _, t := range notRun {
-		pool.add(u.pkg, t, c.estimate(pl.Name, u.pkg, t))
+		c.enqueue(pl.Name, u.pkg, t)
 	}
 	if d.Crash != "" {
 		c.restarts++
@@ -862,7 +866,7 @@ func (c *coordinator) onDead(w *workerState, err error) {
 					continue
 				}
 			}
-			pool.add(u.pkg, t, c.estimate(u.platform.Name, u.pkg, t))
+			c.enqueue(u.platform.Name, u.pkg, t)
 		}
 	}
 	if w.gone {

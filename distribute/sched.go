@@ -19,7 +19,10 @@ import (
 // early units are large (start-up cost vanishes) and the last ones small (the
 // run ends evenly). Tests go longest first (by durations remembered from
 // earlier runs), the classic LPT rule that keeps the makespan near
-// max(longest test, total/workers).
+// max(longest test, total/workers). A test never timed is guessed to take
+// as long as its package's tests that have finished in this run: a cold
+// run learns within its first units that a package's tests take seconds,
+// not defaultEstimate, and stops batching them.
 
 const (
 	// defaultEstimate is the seconds assumed for a test never seen before.
@@ -35,8 +38,9 @@ const (
 )
 
 type item struct {
-	name string
-	est  float64
+	name  string
+	est   float64
+	guess bool // never timed before: est is a guess, revised as the package's tests finish
 }
 
 type pkgQueue struct {
@@ -44,6 +48,11 @@ type pkgQueue struct {
 	tests []item // pending, longest first
 	cover []string
 	piece float64 // the size of the pieces it is being cut into while packages arrive
+	// The durations of its tests that finished in this run, for tests
+	// never timed before: a package's tests tend to be alike, so the first
+	// to finish tell the size of the rest far better than defaultEstimate.
+	seenSum float64
+	seenN   int
 }
 
 func (q *pkgQueue) total() float64 {
@@ -79,11 +88,49 @@ func (p *pool) queue(pkg string) *pkgQueue {
 	return q
 }
 
-// add queues a test to run and report.
+// add queues a test to run and report, expected to take est seconds.
 func (p *pool) add(pkg, name string, est float64) {
 	q := p.queue(pkg)
-	q.tests = append(q.tests, item{name, est})
+	q.tests = append(q.tests, item{name: name, est: est})
+	q.sort()
+}
+
+// addGuess queues a test never timed before: it is expected to take as
+// long as the package's tests that finished in this run, on average, or
+// defaultEstimate before any has.
+func (p *pool) addGuess(pkg, name string) {
+	q := p.queue(pkg)
+	q.tests = append(q.tests, item{name: name, est: q.guess(), guess: true})
+	q.sort()
+}
+
+func (q *pkgQueue) guess() float64 {
+	if q.seenN == 0 {
+		return defaultEstimate
+	}
+	return q.seenSum / float64(q.seenN)
+}
+
+func (q *pkgQueue) sort() {
 	sort.SliceStable(q.tests, func(i, j int) bool { return q.tests[i].est > q.tests[j].est })
+}
+
+// observe records that a test of pkg took secs, and revises the guesses
+// for the package's pending tests that were never timed.
+func (p *pool) observe(pkg string, secs float64) {
+	q := p.queue(pkg)
+	q.seenSum += secs
+	q.seenN++
+	revised := false
+	for i := range q.tests {
+		if q.tests[i].guess {
+			q.tests[i].est = q.guess()
+			revised = true
+		}
+	}
+	if revised {
+		q.sort()
+	}
 }
 
 // addCover queues a test to run again only for its coverage.

@@ -151,3 +151,31 @@ func TestBatchingWhileArriving(t *testing.T) {
 		})
 	}
 }
+
+// Tests never timed are guessed small, and batched; once one of the
+// package's tests has finished, the others are guessed to take as long,
+// and go alone when that is seconds. Timed tests keep their own durations.
+func TestGuessesLearnFromFinishedTests(t *testing.T) {
+	p := newPool(Load, 0.03)
+	for i := 0; i < 12; i++ {
+		p.addGuess("pkg", fmt.Sprintf("Test%02d", i))
+	}
+	p.add("pkg", "TestKnown", 0.01)
+	first := p.next(2)
+	if len(first.tests) < 2 {
+		t.Fatalf("before anything finished: got a unit of %d tests; want never-timed tests batched", len(first.tests))
+	}
+	p.observe("pkg", 1.2)
+	for b := p.next(2); b != nil; b = p.next(2) {
+		if b.tests[0] == "TestKnown" {
+			continue
+		}
+		if len(b.tests) != 1 {
+			t.Fatalf("after a 1.2 s test finished: got a unit %v; want one test per unit", b.tests)
+		}
+	}
+	q := p.queue("pkg")
+	if g := q.guess(); g != 1.2 {
+		t.Errorf("guess after one 1.2 s test: got %v; want 1.2", g)
+	}
+}
