@@ -43,16 +43,22 @@ type key struct {
 }
 
 type entry struct {
+	key
 	numStmt int32
 	source  int32 // the first source that brought this block (index into Profile.sources), for clash errors
 	count   int64
 }
 
 // Profile is a merged coverage profile. The zero value is not usable; call New.
+//
+// Blocks live in a slice, found by key through a map: a Stream refers to
+// them by their place in the slice, so that counts sent again and again
+// for the same blocks merge without hashing anything.
 type Profile struct {
 	mode     string
 	modeBy   string // the first source that set the mode
-	blocks   map[key]entry
+	index    map[key]int32
+	entries  []entry
 	files    []string
 	fileID   map[string]int32
 	sources  []string
@@ -61,7 +67,7 @@ type Profile struct {
 
 // New returns an empty profile. mode may be empty: the first merged source sets it.
 func New(mode string) *Profile {
-	return &Profile{mode: mode, blocks: make(map[key]entry), fileID: make(map[string]int32), sourceID: make(map[string]int32)}
+	return &Profile{mode: mode, index: make(map[key]int32), fileID: make(map[string]int32), sourceID: make(map[string]int32)}
 }
 
 func (p *Profile) file(name string) int32 {
@@ -88,7 +94,7 @@ func (p *Profile) source(name string) int32 {
 func (p *Profile) Mode() string { return p.mode }
 
 // Len returns the number of distinct blocks.
-func (p *Profile) Len() int { return len(p.blocks) }
+func (p *Profile) Len() int { return len(p.entries) }
 
 func (p *Profile) setMode(source, mode string) error {
 	switch mode {
@@ -130,7 +136,7 @@ func (p *Profile) Add(source, mode string, blocks []Block) error {
 			return err
 		}
 		k := key{lastID, int32(b.StartLine), int32(b.StartCol), int32(b.EndLine), int32(b.EndCol)}
-		if err := p.add(source, &src, k, int32(b.NumStmt), b.Count); err != nil {
+		if _, err := p.add(source, &src, k, int32(b.NumStmt), b.Count); err != nil {
 			return err
 		}
 	}
@@ -151,9 +157,11 @@ func checkRange(source string, b Block) error {
 
 func bad(v int) bool { return v < 0 || v > math.MaxInt32 }
 
-// add merges one block. src caches the source's index, -1 until needed.
-func (p *Profile) add(source string, src *int32, k key, numStmt int32, count int64) error {
-	e, ok := p.blocks[k]
+// add merges one block and returns its place in p.entries (also when its
+// statements clash with the block already there, which is then the error).
+// src caches the source's index, -1 until needed.
+func (p *Profile) add(source string, src *int32, k key, numStmt int32, count int64) (int32, error) {
+	i, ok := p.index[k]
 	if !ok {
 		if p.mode == "set" && count > 1 {
 			// A set profile only says hit or not; keeping a larger count
@@ -163,29 +171,34 @@ func (p *Profile) add(source string, src *int32, k key, numStmt int32, count int
 		if *src < 0 {
 			*src = p.source(source)
 		}
-		p.blocks[k] = entry{numStmt: numStmt, count: count, source: *src}
-		return nil
+		i = int32(len(p.entries))
+		p.entries = append(p.entries, entry{key: k, numStmt: numStmt, count: count, source: *src})
+		p.index[k] = i
+		return i, nil
 	}
+	e := &p.entries[i]
 	if e.numStmt != numStmt {
-		return fmt.Errorf("coverage clash in block %s: %s says %d statements but %s says %d (were they built from different sources?)",
+		return i, fmt.Errorf("coverage clash in block %s: %s says %d statements but %s says %d (were they built from different sources?)",
 			p.span(k), source, numStmt, p.sources[e.source], e.numStmt)
 	}
+	p.count(e, count)
+	return i, nil
+}
+
+// count adds a count to a block, as the profile's mode merges counts.
+func (p *Profile) count(e *entry, count int64) {
 	switch {
 	case p.mode == "set":
-		if count > 0 && e.count == 0 {
+		if count > 0 {
 			e.count = 1
-			p.blocks[k] = e
 		}
 	case count == 0:
 	case e.count > math.MaxInt64-count:
 		// Saturate, as cmd/covdata does, rather than wrap to a negative count.
 		e.count = math.MaxInt64
-		p.blocks[k] = e
 	default:
 		e.count += count
-		p.blocks[k] = e
 	}
-	return nil
 }
 
 func (p *Profile) span(k key) string {
@@ -206,9 +219,9 @@ func (p *Profile) Merge(source string, q *Profile) error {
 
 // Blocks returns all blocks, sorted by file then position.
 func (p *Profile) Blocks() []Block {
-	out := make([]Block, 0, len(p.blocks))
-	for k, e := range p.blocks {
-		out = append(out, Block{p.files[k.file], int(k.sl), int(k.sc), int(k.el), int(k.ec), int(e.numStmt), e.count})
+	out := make([]Block, 0, len(p.entries))
+	for _, e := range p.entries {
+		out = append(out, Block{p.files[e.file], int(e.sl), int(e.sc), int(e.el), int(e.ec), int(e.numStmt), e.count})
 	}
 	sortBlocks(out)
 	return out
@@ -236,8 +249,8 @@ func sortBlocks(bs []Block) {
 // Files returns the distinct file names, sorted.
 func (p *Profile) Files() []string {
 	seen := make(map[string]bool)
-	for k := range p.blocks {
-		seen[p.files[k.file]] = true
+	for _, e := range p.entries {
+		seen[p.files[e.file]] = true
 	}
 	out := make([]string, 0, len(seen))
 	for f := range seen {
@@ -259,8 +272,11 @@ func (p *Profile) ZeroCounts() *Profile {
 	for name, id := range p.sourceID {
 		q.sourceID[name] = id
 	}
-	for k, e := range p.blocks {
-		q.blocks[k] = entry{numStmt: e.numStmt, source: e.source}
+	q.entries = make([]entry, len(p.entries))
+	for i, e := range p.entries {
+		e.count = 0
+		q.entries[i] = e
+		q.index[e.key] = int32(i)
 	}
 	return q
 }

@@ -18,20 +18,19 @@ func TestTrackerDelta(t *testing.T) {
 		run       int
 		wantFiles []string
 		wantBlock []int64
+		wantHits  []int64
 	}{
 		// The first delta announces every block, zero counts included.
 		{"first announces all", 0, []string{"m/a.go", "m/b.go"}, []int64{
 			0, 1, 1, 2, 2, 1, 2,
 			0, 3, 1, 4, 2, 2, 0,
 			1, 1, 1, 1, 9, 3, 0,
-		}},
-		// A same-shaped profile afterwards sends only the hit blocks.
-		{"second sends hits", 1, []string{"m/a.go"}, []int64{0, 3, 1, 4, 2, 2, 5}},
-		// A new block is announced even unhit.
-		{"new block announced", 2, []string{"m/a.go", "m/c.go"}, []int64{
-			0, 1, 1, 2, 2, 1, 1,
-			1, 1, 1, 1, 2, 1, 0,
-		}},
+		}, nil},
+		// A same-shaped profile afterwards sends only the hit blocks, by
+		// their place among the announced: m/a.go:3.1,4.2 was the second.
+		{"second sends hits", 1, nil, nil, []int64{1, 5}},
+		// A new block is announced even unhit, and is the fourth.
+		{"new block announced", 2, []string{"m/c.go"}, []int64{0, 1, 1, 1, 2, 1, 0}, []int64{0, 1}},
 	}
 	tr := NewTracker()
 	for _, tt := range tests {
@@ -45,6 +44,9 @@ func TestTrackerDelta(t *testing.T) {
 			}
 			if !reflect.DeepEqual(d.Blocks, tt.wantBlock) {
 				t.Errorf("got blocks %v; want %v", d.Blocks, tt.wantBlock)
+			}
+			if !reflect.DeepEqual(d.Hits, tt.wantHits) {
+				t.Errorf("got hits %v; want %v", d.Hits, tt.wantHits)
 			}
 		})
 	}
@@ -76,13 +78,13 @@ func TestAddDeltaEqualsMerge(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			direct, viaDelta := New(""), New("")
 			for a, runIdx := range tt.agents {
-				tr := NewTracker()
+				tr, s := NewTracker(), viaDelta.NewStream()
 				for _, i := range runIdx {
 					p := mustParse(t, "run", runs[i])
 					if err := direct.Merge("run", p); err != nil {
 						t.Fatal(err)
 					}
-					if err := viaDelta.AddDelta(fmt.Sprintf("agent%d", a), tr.Delta(p)); err != nil {
+					if err := s.Add(fmt.Sprintf("agent%d", a), tr.Delta(p)); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -91,6 +93,34 @@ func TestAddDeltaEqualsMerge(t *testing.T) {
 				t.Errorf("got\n%s; want\n%s", render(viaDelta), render(direct))
 			}
 		})
+	}
+}
+
+// A stream refuses hits of blocks it was never told of; a block whose
+// statements clash is an error, but the stream's later deltas still count
+// the right blocks.
+func TestStreamErrors(t *testing.T) {
+	p := New("count")
+	s := p.NewStream()
+	if err := s.Add("agent", &Delta{Mode: "count", Hits: []int64{0, 1}}); err == nil || !strings.Contains(err.Error(), "block #0 with 1, of the 0 announced") {
+		t.Errorf("hit before any announcement: got %v", err)
+	}
+	if err := s.Add("agent", &Delta{Mode: "count", Hits: []int64{0}}); err == nil || !strings.Contains(err.Error(), "not pairs") {
+		t.Errorf("odd hits: got %v", err)
+	}
+	if err := p.Add("file", "count", []Block{{"a.go", 1, 1, 2, 2, 1, 0}}); err != nil {
+		t.Fatal(err)
+	}
+	clash := &Delta{Mode: "count", Files: []string{"a.go"}, Blocks: []int64{0, 1, 1, 2, 2, 9, 1, 0, 3, 1, 4, 1, 1, 4}}
+	if err := s.Add("agent", clash); err == nil || !strings.Contains(err.Error(), "coverage clash") {
+		t.Errorf("clashing block: got %v; want a clash error", err)
+	}
+	if err := s.Add("agent", &Delta{Mode: "count", Hits: []int64{1, 10}}); err != nil {
+		t.Fatal(err)
+	}
+	want := "mode: count\na.go:1.1,2.2 1 0\na.go:3.1,4.1 1 14\n" // 4 announced, then 10
+	if got := render(p); got != want {
+		t.Errorf("got\n%s; want\n%s", got, want)
 	}
 }
 
@@ -147,7 +177,8 @@ func BenchmarkAddDelta(b *testing.B) {
 			shape = append(shape, Block{File: fmt.Sprintf("example.com/wide/p%02d/f.go", f), StartLine: i + 1, StartCol: 2, EndLine: i + 1, EndCol: 30, NumStmt: 1})
 		}
 	}
-	announce := NewTracker().Delta(mustProfile(b, "count", shape))
+	tr := NewTracker()
+	announce := tr.Delta(mustProfile(b, "count", shape))
 	deltas := make([]*Delta, runs)
 	for r := range deltas {
 		hit := make([]Block, hits)
@@ -155,18 +186,19 @@ func BenchmarkAddDelta(b *testing.B) {
 			hit[i] = shape[(r*7919+i*104729)%len(shape)]
 			hit[i].Count = int64(i%5 + 1)
 		}
-		deltas[r] = NewTracker().Delta(mustProfile(b, "count", hit))
+		deltas[r] = tr.Delta(mustProfile(b, "count", hit))
 	}
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
 		p := New("count")
-		for w := 0; w < 2; w++ {
-			if err := p.AddDelta("announce", announce); err != nil {
+		streams := []*Stream{p.NewStream(), p.NewStream()}
+		for _, s := range streams {
+			if err := s.Add("announce", announce); err != nil {
 				b.Fatal(err)
 			}
 		}
-		for _, d := range deltas {
-			if err := p.AddDelta("run", d); err != nil {
+		for r, d := range deltas {
+			if err := streams[r%2].Add("run", d); err != nil {
 				b.Fatal(err)
 			}
 		}

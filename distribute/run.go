@@ -65,6 +65,9 @@ type workerState struct {
 	everUp   bool
 	conn     *wire.Conn
 	gen      int // which connection; messages of an older one are stale
+	// cover is the coverage stream of the current connection: its agent's
+	// deltas refer to the blocks it announced on it before.
+	cover *coverage.Stream
 }
 
 type msgKind int
@@ -278,6 +281,7 @@ func (c *coordinator) enqueue(platform, pkg, test string) {
 func (c *coordinator) start(ctx context.Context, w *workerState) {
 	w.assign = make(chan *unit, 1)
 	w.alive = false
+	w.cover = nil // a new agent announces its blocks anew
 	w.gen++
 	gen := w.gen
 	assign := w.assign
@@ -686,7 +690,10 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 	covered := false
 	if d.Cover != nil {
 		t0 := time.Now()
-		err := c.out.Coverage[pl.Name].AddDelta(fmt.Sprintf("%s (%s)", w.ID, u.pkg), d.Cover)
+		if w.cover == nil {
+			w.cover = c.out.Coverage[pl.Name].NewStream()
+		}
+		err := w.cover.Add(fmt.Sprintf("%s (%s)", w.ID, u.pkg), d.Cover)
 		c.out.MergeSeconds += time.Since(t0).Seconds()
 		if err != nil {
 			c.rep.Worker(WorkerEvent{Worker: w.ID, Platform: pl.Name, Up: true, Info: "coverage rejected: " + err.Error()})
@@ -965,6 +972,9 @@ func coverBytes(d *coverage.Delta) int64 {
 		n += int64(len(f) + 3)
 	}
 	for _, v := range d.Blocks {
+		n += int64(len(fmt.Sprint(v)) + 1)
+	}
+	for _, v := range d.Hits {
 		n += int64(len(fmt.Sprint(v)) + 1)
 	}
 	return n
