@@ -107,6 +107,11 @@ func (s *Stream) Add(source string, d *Delta) error {
 	for i, f := range d.Files {
 		ids[i] = p.file(f)
 	}
+	if n := len(d.Blocks) / 7; len(p.entries) == 0 && n > 1024 {
+		// The first announcement of a big module: grown once, not by doubling.
+		p.index = make(map[key]int32, n)
+		p.entries = make([]entry, 0, n)
+	}
 	src := int32(-1)
 	var clash error
 	for i := 0; i < len(d.Blocks); i += 7 {
