@@ -198,7 +198,7 @@ func Probe(ctx context.Context, opt Options, t Target) (*Built, error) {
 	modDone := make(chan struct{})
 	go func() {
 		defer close(modDone)
-		modOut, _, modErr = r.run(ctx, "go list -m", "list", "-m", "-f", "{{.Path}}")
+		modOut, _, modErr = r.run(ctx, "go list -m", "list", "-m", "-f", "{{.Path}}\t{{.Dir}}")
 	}()
 	out, _, err := r.run(ctx, "setting up the toolchain (go env)", "env", "-json", "GOOS", "GOARCH", "GOVERSION", "GOMOD", "GOTOOLDIR")
 	<-modDone
@@ -219,7 +219,17 @@ func Probe(ctx context.Context, opt Options, t Target) (*Built, error) {
 	if modErr != nil {
 		return nil, modErr
 	}
-	b.ModulePath = strings.TrimSpace(strings.SplitN(string(modOut), "\n", 2)[0])
+	// In a go.work workspace go list -m lists every module of it: the main
+	// module is the one whose go.mod go env found.
+	for i, line := range strings.Split(strings.TrimSpace(string(modOut)), "\n") {
+		path, dir, _ := strings.Cut(line, "\t")
+		if i == 0 || dir == b.ModuleDir {
+			b.ModulePath = path
+		}
+		if dir == b.ModuleDir {
+			break
+		}
+	}
 	return b, nil
 }
 

@@ -76,3 +76,22 @@ func TestWorkerGroups(t *testing.T) {
 		})
 	}
 }
+
+func TestFromModuleRoot(t *testing.T) {
+	tests := []struct{ wd, pattern, want string }{
+		{"/m", "./...", "./..."},
+		{"/m/calc", "./...", "./calc/..."},
+		{"/m/calc", ".", "./calc"},
+		{"/m/calc", "../sub", "./sub"},
+		{"/m/calc", "../sub/...", "./sub/..."},
+		{"/m/a/b", "..", "./a"},
+		{"/m", ".", "."},
+		{"/m/calc", "example.com/m/sub", "example.com/m/sub"},
+		{"/m/calc", "../../elsewhere", "../elsewhere"},
+	}
+	for _, tt := range tests {
+		if got := fromModuleRoot(tt.wd, "/m", []string{tt.pattern})[0]; got != tt.want {
+			t.Errorf("from %s, %q: got %q; want %q", tt.wd, tt.pattern, got, tt.want)
+		}
+	}
+}

@@ -41,6 +41,15 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "covdist: %v\n", err)
 		return exitUsage
 	}
+	// The go commands run at the module root; the user's relative
+	// patterns are relative to where covdist was started.
+	if wd, err := os.Getwd(); err == nil {
+		if len(o.packages) == 0 {
+			o.packages = []string{"./..."} // the module below the current directory
+		}
+		o.packages = fromModuleRoot(wd, moduleDir, o.packages)
+		o.cov = fromModuleRoot(wd, moduleDir, o.cov)
+	}
 	if err := applyConfig(o, moduleDir); err != nil {
 		fmt.Fprintf(stderr, "covdist: %v\n", err)
 		return exitUsage
@@ -363,6 +372,33 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 		return exitFailed, failing
 	}
 	return gateCode, failing
+}
+
+// fromModuleRoot rewrites relative package patterns (./x/..., ../y, .)
+// given in directory wd as relative to the module root, where covdist runs
+// the go command. Import paths and absolute patterns are kept.
+func fromModuleRoot(wd, moduleDir string, patterns []string) []string {
+	out := make([]string, len(patterns))
+	for i, p := range patterns {
+		out[i] = p
+		if p != "." && p != ".." && !strings.HasPrefix(p, "./") && !strings.HasPrefix(p, "../") {
+			continue
+		}
+		rel, err := filepath.Rel(moduleDir, filepath.Join(wd, p))
+		if err != nil {
+			continue
+		}
+		rel = filepath.ToSlash(rel)
+		switch {
+		case rel == ".":
+			out[i] = "."
+		case rel == ".." || strings.HasPrefix(rel, "../"):
+			out[i] = rel
+		default:
+			out[i] = "./" + rel
+		}
+	}
+	return out
 }
 
 // findModuleDir returns the directory of the main module's go.mod, found
