@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -44,6 +45,9 @@ type options struct {
 	testArgs   []string
 	flags      *pflag.FlagSet
 	thresholds map[string]float64
+	// runRe and skipRe are -run and -skip given after --, applied to the
+	// tests collected.
+	runRe, skipRe *regexp.Regexp
 }
 
 const usageHead = `covdist runs a Go module's tests with coverage across worker processes,
@@ -191,7 +195,8 @@ func parseArgs(args []string) (*options, error) {
 var testingFlags = map[string]bool{
 	"short": true, "v": true, "count": true, "cpu": true, "parallel": true, "failfast": true,
 	"shuffle": true, "benchtime": true, "bench": true, "benchmem": true, "skip": true,
-	"timeout": true, "fullpath": true, "race": false,
+	"timeout": true, "fullpath": true, "race": false, "run": true, "list": true,
+	"coverprofile": true, "outputdir": true, "paniconexit0": true,
 }
 
 func testFlags(args []string) []string {
@@ -239,13 +244,19 @@ func (o *options) validate() error {
 	if o.timeout < 0 {
 		return fmt.Errorf("--timeout %s: want a positive duration", o.timeout)
 	}
+	if err := o.testSelection(); err != nil {
+		return err
+	}
 	for _, a := range o.testArgs {
 		name := strings.TrimLeft(a, "-")
 		name, _, _ = strings.Cut(name, "=")
 		switch name {
-		case "test.run", "test.coverprofile", "test.v", "test.list", "test.outputdir", "test.paniconexit0":
-			return fmt.Errorf("test binary flag %q clashes with covdist, which sets it itself (select packages with arguments, and tests with -- -test.skip)", a)
+		case "test.coverprofile", "test.v", "test.list", "test.outputdir", "test.paniconexit0", "test.gocoverdir":
+			return fmt.Errorf("test binary flag %q clashes with covdist, which sets it itself (select packages with arguments, and tests with -- -run or -skip)", a)
 		}
+	}
+	if err := o.clashes(); err != nil {
+		return err
 	}
 	for _, r := range o.covReports {
 		if err := checkReport(r); err != nil {
@@ -281,6 +292,82 @@ func (o *options) validate() error {
 		}
 	}
 	return nil
+}
+
+// clashes refuses flags that ask for opposite things, rather than silently
+// honouring one of them.
+func (o *options) clashes() error {
+	if o.noCov {
+		for _, f := range []string{"cov", "covermode", "cov-report", "cov-fail-under"} {
+			if o.flags.Changed(f) {
+				return fmt.Errorf("--no-cov runs the tests without coverage, but --%s is about coverage: drop one of them", f)
+			}
+		}
+	}
+	if o.dist == "no" {
+		if o.distLoad {
+			return fmt.Errorf("-d means --dist=load, which contradicts --dist=no: drop one of them")
+		}
+		if o.flags.Changed("tx") {
+			return fmt.Errorf("--dist=no runs one worker, but --tx asks for workers: drop --dist=no to spread the tests over them")
+		}
+	}
+	if o.boxed && o.dist == "loadpkg" {
+		return fmt.Errorf("--boxed runs each test in its own process, but --dist=loadpkg keeps a package's tests together: drop one of them")
+	}
+	return nil
+}
+
+// testSelection takes -test.run and -test.skip out of the test binaries'
+// flags and keeps them as filters on the tests collected: covdist gives
+// each process its own -test.run, naming the tests it runs. Only top-level
+// patterns can be applied that way; a -skip with a subtest part is passed
+// on to the binaries as it is.
+func (o *options) testSelection() error {
+	var keep []string
+	for i := 0; i < len(o.testArgs); i++ {
+		a := o.testArgs[i]
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name != "test.run" && name != "test.skip" {
+			keep = append(keep, a)
+			continue
+		}
+		if !hasValue {
+			if i+1 == len(o.testArgs) {
+				return fmt.Errorf("test binary flag %s needs a pattern", a)
+			}
+			i++
+			value = o.testArgs[i]
+		}
+		short := strings.TrimPrefix(name, "test.")
+		if strings.Contains(value, "/") {
+			if short == "run" {
+				return fmt.Errorf("-run %q: covdist selects top-level tests itself, so a -run pattern with a subtest part (after /) is not supported: use -run for top-level tests and -skip for subtests", value)
+			}
+			keep = append(keep, "-test.skip="+value)
+			continue
+		}
+		re, err := regexp.Compile(value)
+		if err != nil {
+			return fmt.Errorf("-%s %q: %v", short, value, err)
+		}
+		if short == "run" {
+			o.runRe = re
+		} else {
+			o.skipRe = re
+		}
+	}
+	o.testArgs = keep
+	return nil
+}
+
+// selected reports whether a collected top-level test is one -run and
+// -skip select, as the testing package matches them (unanchored).
+func (o *options) selected(test string) bool {
+	if o.runRe != nil && !o.runRe.MatchString(test) {
+		return false
+	}
+	return o.skipRe == nil || !o.skipRe.MatchString(test)
 }
 
 // workers returns how many local workers -n asks for (0 when not given).

@@ -254,6 +254,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, many
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
 		}
+		fmt.Fprintf(stderr, "covdist %s: %v\nRun 'covdist %s --help' for usage.\n", name, err, name)
 		return exitUsage
 	}
 	files := fs.Args()

@@ -212,6 +212,9 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 					if only != nil {
 						p.Tests = only.filter(p.ImportPath, p.Tests)
 					}
+					if o.runRe != nil || o.skipRe != nil {
+						p.Tests = slices.DeleteFunc(p.Tests, func(t string) bool { return !o.selected(t) })
+					}
 					arrived.add(i, p.ImportPath)
 					collected.Add(int64(len(p.Tests)))
 					select {
