@@ -87,9 +87,9 @@ type reporter struct {
 	perPlat  map[string]*[4]int // passed, failed, skipped, not run
 	order    []string           // the platforms, in the order of the specs
 	notBuilt map[string]string  // platforms that could not build: what failed
-	// notRunWhy counts tests not run by reason (and platform, in each
-	// mode), so that the summary says why without -v.
-	notRunWhy  map[string]int
+	// notRunWhy lists tests not run by reason (and platform, in each
+	// mode), so that the summary says which and why without -v.
+	notRunWhy  map[string][]string
 	failures   []distribute.Result
 	notPassed  testSet // failed, crashed or not run: what -f runs again
 	junit      []distribute.Result
@@ -98,7 +98,7 @@ type reporter struct {
 
 func newReporter(o *options, term *terminal, jsonW io.Writer, human io.Writer, total *atomic.Int64, multi bool) *reporter {
 	r := &reporter{o: o, term: term, human: human, total: total, multi: multi, start: time.Now(), perPlat: make(map[string]*[4]int),
-		notPassed: make(testSet), notRunWhy: make(map[string]int)}
+		notPassed: make(testSet), notRunWhy: make(map[string][]string)}
 	if jsonW != nil {
 		r.json = json.NewEncoder(jsonW)
 	}
@@ -180,7 +180,7 @@ func (r *reporter) Result(res distribute.Result) {
 		if r.multi && !strings.HasPrefix(why, res.Platform+" ") {
 			why = res.Platform + ": " + why
 		}
-		r.notRunWhy[why]++
+		r.notRunWhy[why] = append(r.notRunWhy[why], res.Package+" "+res.Test)
 	}
 	if res.Status == distribute.Failed || res.Status == distribute.Crashed || res.Status == distribute.NotRun {
 		r.notPassed.add(res.Package, res.Test)
@@ -290,8 +290,21 @@ func (r *reporter) finish() {
 		sort.Strings(whys)
 		fmt.Fprintf(r.human, "\nNot run:\n")
 		for _, w := range whys {
-			n := r.notRunWhy[w]
+			tests := r.notRunWhy[w]
+			n := len(tests)
 			fmt.Fprintf(r.human, "  %d %s: %s\n", n, map[bool]string{true: "test", false: "tests"}[n == 1], w)
+			if r.o.verbose {
+				continue // each was named as it was reported
+			}
+			sort.Strings(tests)
+			const show = 5
+			for i, t := range tests {
+				if i == show && n > show+1 {
+					fmt.Fprintf(r.human, "    and %d more (-v names them all)\n", n-show)
+					break
+				}
+				fmt.Fprintf(r.human, "    %s\n", t)
+			}
 		}
 	}
 	fmt.Fprintln(r.human)

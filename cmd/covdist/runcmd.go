@@ -288,8 +288,12 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 			fmt.Fprintf(stderr, "covdist: %v\n", runErr)
 			code = exitNoWorker
 		} else if ctx.Err() != nil {
+			// What ran is reported, and what did not; no coverage, which
+			// a part of the run would misstate.
+			rep.finish()
+			rep.summary(time.Since(start), nWorkers)
 			fmt.Fprintln(stderr, "covdist: interrupted")
-			return exitFailed, failing
+			return exitFailed, rep.notPassed
 		} else {
 			fmt.Fprintf(stderr, "covdist: %v\n", runErr)
 			code = exitNoWorker
