@@ -15,22 +15,55 @@ import (
 	"github.com/covdist/covdist/distribute"
 )
 
-// terminal writes human output, with one rewritable status line on a TTY.
+// terminal writes human output, with one rewritable status line on a TTY,
+// which ends with the run's elapsed time and is redrawn every half second,
+// so that a long build or a long first test still shows the run is alive.
 type terminal struct {
 	mu     sync.Mutex
 	out    io.Writer
 	status func(string)
 	tty    io.Writer // stderr when it is a terminal, else nil
 	shown  bool
+	last   string // the status line, without the time
+	start  time.Time
+	stop   chan struct{}
 }
 
 func newTerminal(out, stderr io.Writer) *terminal {
-	t := &terminal{out: out}
+	t := &terminal{out: out, start: time.Now(), stop: make(chan struct{})}
 	if f, ok := stderr.(*os.File); ok && isTerminal(f) && os.Getenv("TERM") != "dumb" {
 		t.tty = f
+		go t.tick()
 	}
 	t.status = t.setStatus
 	return t
+}
+
+func (t *terminal) tick() {
+	tk := time.NewTicker(500 * time.Millisecond)
+	defer tk.Stop()
+	for {
+		select {
+		case <-t.stop:
+			return
+		case <-tk.C:
+			t.mu.Lock()
+			if t.last != "" {
+				t.draw()
+			}
+			t.mu.Unlock()
+		}
+	}
+}
+
+// close stops redrawing the status line and clears it.
+func (t *terminal) close() {
+	select {
+	case <-t.stop:
+	default:
+		close(t.stop)
+	}
+	t.clear()
 }
 
 func isTerminal(f *os.File) bool {
@@ -44,10 +77,16 @@ func (t *terminal) setStatus(s string) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(s) > 100 {
-		s = s[:100]
+	if len(s) > 90 {
+		s = s[:90]
 	}
-	fmt.Fprintf(t.tty, "\r\x1b[K%s", s)
+	t.last = s
+	t.draw()
+}
+
+// draw writes the status line; t.mu is held.
+func (t *terminal) draw() {
+	fmt.Fprintf(t.tty, "\r\x1b[K%s  %.0fs", t.last, time.Since(t.start).Seconds())
 	t.shown = true
 }
 
@@ -58,6 +97,7 @@ func (t *terminal) clear() {
 		fmt.Fprint(t.tty, "\r\x1b[K")
 		t.shown = false
 	}
+	t.last = ""
 }
 
 // println writes a line of human output, clearing the status line first.
@@ -204,8 +244,8 @@ func (r *reporter) Result(res distribute.Result) {
 		if total > 0 {
 			pct = 100 * r.done / total
 		}
-		r.term.status(fmt.Sprintf("[%d/%d] %d%%  %d passed, %d failed  %.1fs", r.done, total, pct,
-			r.passed, r.failed+r.crashed, time.Since(r.start).Seconds()))
+		r.term.status(fmt.Sprintf("[%d/%d] %d%%  %d passed, %d failed", r.done, total, pct,
+			r.passed, r.failed+r.crashed))
 	}
 }
 

@@ -100,6 +100,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 		jsonW = f
 	}
 	term := newTerminal(human, stderr)
+	defer term.close()
 
 	coverMode := o.coverMode
 	if coverMode == "" {
