@@ -148,7 +148,7 @@ func setupFlags(name string) (*pflag.FlagSet, *options) {
 	fs.StringArrayVar(&o.covReports, "cov-report", nil, "report `type[:dest]`: term, term-missing, skip-covered, out:FILE, json:FILE, xml:FILE, lcov:FILE, html:DIR")
 	fs.Float64Var(&o.covFailUnder, "cov-fail-under", 0, "exit 3 when total coverage is under `pct` (in each mode, the union over platforms)")
 	fs.IntVar(&o.covPrecision, "cov-precision", 0, "`digits` after the decimal point in coverage percentages")
-	fs.StringVar(&o.jsonOut, "json", "", "write test events as go test -json, with Worker and Platform, to `file` (or stdout)")
+	fs.StringVar(&o.jsonOut, "json", "", "write test events as go test -json, with Worker and Platform, to `file` (or stdout: the report then goes to stderr on a terminal, else into the stream as output events of no package)")
 	fs.Lookup("json").NoOptDefVal = "-"
 	fs.StringVar(&o.junitXML, "junitxml", "", "write a JUnit XML report to `file`")
 	fs.BoolVarP(&o.exitFirst, "exitfirst", "x", false, "stop at the first failing test")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/covdist/covdist/distribute"
+	"github.com/mattn/go-isatty"
 )
 
 // terminal writes human output, with one rewritable status line on a TTY,
@@ -66,9 +68,10 @@ func (t *terminal) close() {
 	t.clear()
 }
 
+// isTerminal tells whether f is a terminal: not merely a character device,
+// which /dev/null is too.
 func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return isatty.IsTerminal(f.Fd())
 }
 
 func (t *terminal) setStatus(s string) {
@@ -388,4 +391,42 @@ func (r *reporter) summary(d time.Duration, workers int) {
 		}
 	}
 	fmt.Fprintf(r.human, "(%s)\n", tail)
+}
+
+// lockedWriter serialises whole writes to w: the event stream is written
+// by the reporter and, through eventText, by whatever prints human output.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// eventText turns human output into go test -json output events of no
+// package, one per line.
+type eventText struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+	buf []byte
+}
+
+func (e *eventText) Write(b []byte) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.buf = append(e.buf, b...)
+	for {
+		i := bytes.IndexByte(e.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		line := string(e.buf[:i+1])
+		e.buf = e.buf[i+1:]
+		if err := e.enc.Encode(jsonEvent{Time: time.Now(), Action: "output", Output: &line}); err != nil {
+			return 0, err
+		}
+	}
 }

@@ -85,11 +85,18 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 		return exitUsage, failing
 	}
 
-	// Human output goes to stdout unless test events do.
+	// Human output goes to stdout unless test events do. Then it goes to
+	// stderr when that is a terminal, and otherwise into the event stream,
+	// as output events of no package: a program reading the stream
+	// (gotestsum --raw-command) counts every stderr line as an error.
 	human := stdout
 	var jsonW io.Writer
 	if o.jsonOut == "-" {
-		jsonW, human = stdout, stderr
+		lw := &lockedWriter{w: stdout}
+		jsonW, human = lw, stderr
+		if f, ok := stderr.(*os.File); !ok || !isTerminal(f) {
+			human = &eventText{enc: json.NewEncoder(lw)}
+		}
 	} else if o.jsonOut != "" {
 		f, err := os.Create(o.jsonOut)
 		if err != nil {
