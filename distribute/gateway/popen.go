@@ -29,6 +29,13 @@ type Popen struct {
 // Open starts the agent and returns a stream over its stdin and stdout.
 // Closing the stream ends the agent and waits for it.
 func (p *Popen) Open(ctx context.Context) (io.ReadWriteCloser, error) {
+	if p.Dir != "" {
+		// A missing directory would read as the executable missing:
+		// fork/exec reports the failed chdir under the program's name.
+		if fi, err := os.Stat(p.Dir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("chdir=%s: not a directory here (%v)", p.Dir, err)
+		}
+	}
 	cmd := exec.Command(p.Path, p.Args...)
 	cmd.Dir = p.Dir
 	cmd.Env = append(os.Environ(), p.Env...)
