@@ -62,6 +62,7 @@ func TestScript(t *testing.T) {
 			"cmptable":    cmdCmpTable,
 			"summary":     cmdSummary,
 			"coltotals":   cmdColTotals,
+			"wineprefix":  cmdWinePrefix,
 		},
 	})
 }
@@ -643,4 +644,42 @@ func cmdSummary(ts *testscript.TestScript, neg bool, args []string) {
 	if strings.Join(got, " ") != strings.Join(args[1:], " ") {
 		ts.Fatalf("%s: passed, failed, skipped, not run = %v; want %v", args[0], got, args[1:])
 	}
+}
+
+var (
+	winePrefixOnce sync.Once
+	winePrefixDir  string
+	winePrefixErr  error
+)
+
+// cmdWinePrefix prepares, once per test binary, a Wine prefix that runs Go
+// windows/amd64 binaries (scripts/wine/prefix.sh) and points the script's
+// WINEPREFIX at it: wineprefix.
+func cmdWinePrefix(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: wineprefix")
+	}
+	winePrefixOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "covdist-wine-")
+		if err != nil {
+			winePrefixErr = err
+			return
+		}
+		winePrefixDir = filepath.Join(dir, "prefix")
+		script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "wine", "prefix.sh"))
+		if err != nil {
+			winePrefixErr = err
+			return
+		}
+		cmd := exec.Command(script)
+		cmd.Env = append(os.Environ(), "WINEPREFIX="+winePrefixDir, "WINEDEBUG=-all")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			winePrefixErr = fmt.Errorf("%s: %v\n%s", script, err, out)
+		}
+	})
+	if winePrefixErr != nil {
+		ts.Fatalf("preparing a Wine prefix: %v", winePrefixErr)
+	}
+	ts.Setenv("WINEPREFIX", winePrefixDir)
+	ts.Setenv("WINEDEBUG", "-all")
 }
