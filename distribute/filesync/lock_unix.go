@@ -12,10 +12,10 @@ import (
 
 const lockName = "lock"
 
-// lockStore takes the workspace's sync lock, waiting while another agent
-// holds it, until ctx ends.
+// lockStore takes the content store's sync lock (r is the store), waiting
+// while another agent holds it, until ctx ends.
 func lockStore(ctx context.Context, r *os.Root) (func(), error) {
-	f, err := r.OpenFile(ObjectsDir+"/"+lockName, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := r.OpenFile(lockName, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
 	}
