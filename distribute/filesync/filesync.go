@@ -12,6 +12,9 @@
 // file is a copy of its own, never a hard link to the store or to another
 // synced file, so what one test writes no other test reads.
 //
+// Claim gives each coordinator's run a workspace that no other run uses at
+// the same time.
+//
 // Nothing outside the named trees is ever written or removed: paths that are
 // empty, absolute, hold "..", a backslash or a NUL, symbolic links whose
 // target leaves their tree, and parents that are symbolic links are refused,

@@ -787,6 +787,116 @@ func TestSyncedFilesAreTheirOwn(t *testing.T) {
 	}
 }
 
+// Two runs at once never share a workspace; the agents of one run do, and
+// a later run gets the first workspace back.
+func TestClaim(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "work", "mod-1234")
+	claim := func(run string) (string, func()) {
+		t.Helper()
+		ws, release, err := filesync.Claim(base, run, "")
+		if err != nil {
+			t.Fatalf("Claim(%q): %v", run, err)
+		}
+		return ws, release
+	}
+	a1, releaseA1 := claim("run-a")
+	a2, releaseA2 := claim("run-a")
+	b, releaseB := claim("run-b")
+	if a1 != base || a2 != base {
+		t.Errorf("agents of one run: got %s and %s; want both %s", a1, a2, base)
+	}
+	if b != base+".1" {
+		t.Errorf("a second run at once: got %s; want %s.1", b, base)
+	}
+	releaseA1()
+	if c, release := claim("run-c"); c != base+".2" {
+		t.Errorf("while an agent of run-a still holds %s: got %s; want %s.2", base, c, base)
+	} else {
+		release()
+	}
+	releaseA2()
+	if c, release := claim("run-c"); c != base {
+		t.Errorf("after run-a ended: got %s; want %s", c, base)
+	} else {
+		release()
+	}
+	releaseB()
+}
+
+// A store shared by workspaces serves each: what one workspace received,
+// another gets without a transfer, each as its own copy.
+func TestSharedStore(t *testing.T) {
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "objects")
+	src := t.TempDir()
+	write(t, src, map[string]string{"testdata/in.txt": "input", "x.test*": "binary"})
+	trees := []filesync.Tree{{Local: src, Remote: "src/p"}}
+	var roots []string
+	for _, run := range []string{"run-a", "run-b"} {
+		ws, release, err := filesync.Claim(filepath.Join(dir, "work", "mod"), run, shared)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		roots = append(roots, ws)
+	}
+	if first := syncTrees(t, roots[0], trees, nil); first.Bytes != 11 {
+		t.Errorf("first workspace: got %d content bytes; want 11", first.Bytes)
+	}
+	if second := syncTrees(t, roots[1], trees, nil); second.Bytes != 0 || second.Written != 2 {
+		t.Errorf("second workspace: got %+v; want both files from the shared store, nothing sent", second)
+	}
+	if _, err := os.Stat(filepath.Join(shared, hashOf("input"))); err != nil {
+		t.Errorf("the shared store lacks the content: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(roots[0], filesync.ObjectsDir)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a workspace of a shared store has a store of its own: %v", err)
+	}
+	fa, _ := os.Stat(filepath.Join(roots[0], "src/p/testdata/in.txt"))
+	fb, _ := os.Stat(filepath.Join(roots[1], "src/p/testdata/in.txt"))
+	if fa == nil || fb == nil || os.SameFile(fa, fb) {
+		t.Errorf("the workspaces' copies are one file (or missing): %v, %v", fa, fb)
+	}
+}
+
+// A store keeps what some workspace holds and drops the rest.
+func TestStoreCollects(t *testing.T) {
+	defer filesync.SetCollectEvery(0)()
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "objects")
+	p, q := t.TempDir(), t.TempDir()
+	write(t, p, map[string]string{"a.txt": "one"})
+	write(t, q, map[string]string{"b.txt": "kept by q"})
+	wsA, releaseA, err := filesync.Claim(filepath.Join(dir, "a"), "run", shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releaseA()
+	wsB, releaseB, err := filesync.Claim(filepath.Join(dir, "b"), "run", shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncTrees(t, wsA, []filesync.Tree{{Local: p, Remote: "src/p"}}, nil)
+	syncTrees(t, wsB, []filesync.Tree{{Local: q, Remote: "src/q"}}, nil)
+	stored := func(content string) bool {
+		_, err := os.Stat(filepath.Join(shared, hashOf(content)))
+		return err == nil
+	}
+	write(t, p, map[string]string{"a.txt": "two"})
+	syncTrees(t, wsA, []filesync.Tree{{Local: p, Remote: "src/p"}}, nil)
+	if stored("one") || !stored("two") || !stored("kept by q") {
+		t.Errorf("after a change in a: got one %v, two %v, kept by q %v; want false, true, true", stored("one"), stored("two"), stored("kept by q"))
+	}
+	// A workspace that is gone holds nothing.
+	releaseB()
+	os.RemoveAll(wsB)
+	write(t, p, map[string]string{"a.txt": "three"})
+	syncTrees(t, wsA, []filesync.Tree{{Local: p, Remote: "src/p"}}, nil)
+	if stored("kept by q") || !stored("three") {
+		t.Errorf("after b was removed: got kept by q %v, three %v; want false, true", stored("kept by q"), stored("three"))
+	}
+}
+
 // A workspace of an older covdist, whose synced files were hard links to
 // the store's objects, is taken over without a transfer, and afterwards no
 // synced file is a name of an object.
