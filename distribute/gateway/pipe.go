@@ -23,7 +23,8 @@ type Pipe struct {
 	// Command is the prefix, as a shell command line; covdist appends
 	// `sh -c SCRIPT` to it.
 	Command string
-	// Chdir is the agent's working directory there (its workspace);
+	// Chdir is the agent's working directory there (its workspace): "~"
+	// and a relative path start at the far side's home, as for ssh=;
 	// default ~/.cache/covdist/work.
 	Chdir string
 	// AgentBinary is the covdist executable to upload; default os.Executable().
@@ -48,6 +49,34 @@ func (p *Pipe) String() string { return "pipe=" + p.Command }
 // pipeQuote quotes s for a POSIX shell.
 func pipeQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// pipePath quotes p, a path on the far side, for sh there: "~" and a
+// relative path are the far side's home, which need not be where the
+// command starts.
+func pipePath(p string) string {
+	switch {
+	case p == "~":
+		return `"$HOME"`
+	case strings.HasPrefix(p, "~/"):
+		return `"$HOME"/` + pipeQuote(p[2:])
+	case strings.HasPrefix(p, "/"):
+		return pipeQuote(p)
+	}
+	return `"$HOME"/` + pipeQuote(p)
+}
+
+// pipeDir is the agent's working directory as a word for sh on the far
+// side: chdir as pipePath has it, or, when it starts with "$", as written
+// (chdir=$TMPDIR/ci), or by default ~/.cache/covdist/work.
+func pipeDir(chdir string) string {
+	switch {
+	case chdir == "":
+		return pipePath(DefaultChdir)
+	case strings.HasPrefix(chdir, "$"):
+		return `"` + chdir + `"`
+	}
+	return pipePath(chdir)
 }
 
 // through runs script on the far side of the pipe command.
@@ -151,13 +180,8 @@ func (p *Pipe) Open(ctx context.Context) (io.ReadWriteCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	chdir := p.Chdir
-	if chdir == "" {
-		chdir = "$HOME/.cache/covdist/work"
-	} else if !strings.HasPrefix(chdir, "/") && !strings.HasPrefix(chdir, "$") {
-		chdir = "$HOME/" + chdir
-	}
-	script := `set -e; mkdir -p "` + chdir + `"; cd "` + chdir + `"; exec `
+	dir := pipeDir(p.Chdir)
+	script := `set -e; mkdir -p ` + dir + `; cd ` + dir + `; exec `
 	if p.Nice != 0 {
 		script += fmt.Sprintf("nice -n %d ", p.Nice)
 	}
