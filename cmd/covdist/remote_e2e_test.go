@@ -299,8 +299,9 @@ func TestRemotePipeE2E(t *testing.T) {
 		t.Fatalf("pipe run: exit %d\n%s", r.code, r.out)
 	}
 	mustSummary(t, r.out, 4)
-	if _, err := os.Stat(filepath.Join(home, ".cache/covdist/work/src/data/testdata/input.txt")); err != nil {
-		t.Errorf("want the package's testdata synced into the pipe worker's workspace: %v", err)
+	// The checkout's own workspace, under the default work root.
+	if m, _ := filepath.Glob(filepath.Join(home, ".cache/covdist/work/*/src/data/testdata/input.txt")); len(m) != 1 {
+		t.Errorf("got %q; want the package's testdata synced into one workspace of the pipe worker", m)
 	}
 }
 
@@ -576,5 +577,105 @@ func TestRemoteViaJumpHostE2E(t *testing.T) {
 	}
 	if !strings.Contains(gate.LogText(), "Accepted publickey") {
 		t.Errorf("the proxy's sshd never let covdist in:\n%s", gate.LogText())
+	}
+}
+
+// checkout writes one checkout of a module whose test says, from its
+// testdata, which checkout it is; it waits (up to 30 s) until the tests of
+// every checkout named in $BARRIER_WANT have synced and started, so all
+// their files are on the host before any reads them.
+func checkout(t *testing.T, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod":              "module example.com/race\n\ngo 1.22\n",
+		"race/race.go":        "package race\n\nconst Want = \"" + name + "\"\n",
+		"race/testdata/v.txt": name + "\n",
+		"race/race_test.go": `package race
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRace(t *testing.T) {
+	barrier := os.Getenv("BARRIER")
+	os.WriteFile(filepath.Join(barrier, Want+"-"+time.Now().Format("150405.000000000")), nil, 0o644)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		all := true
+		for _, w := range strings.Fields(os.Getenv("BARRIER_WANT")) {
+			if m, _ := filepath.Glob(filepath.Join(barrier, w+"-*")); len(m) == 0 {
+				all = false
+			}
+		}
+		if all {
+			break
+		}
+	}
+	b, err := os.ReadFile("testdata/v.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(b)); got != Want {
+		t.Fatalf("testdata says %q; this checkout is %q", got, Want)
+	}
+}
+`,
+	}
+	for name, src := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+var cwdRE = regexp.MustCompile(`\] ssh=\S+ \S+ \S+ pid \d+ cwd: (\S+)`)
+
+// Two checkouts of one module, and one checkout twice, run at once against
+// one host: no run sees another's files, and a later run of a checkout
+// finds its files where it left them.
+func TestRemoteTwoCheckoutsE2E(t *testing.T) {
+	srv := sshtest.Start(t)
+	a, b := checkout(t, "A"), checkout(t, "B")
+	barrier := t.TempDir()
+	spec := "--tx=ssh=sshtest//ssh_config=" + srv.Config + "//env:BARRIER=" + barrier + "//env:BARRIER_WANT=A B"
+	dirs := []string{a, b, a}
+	results := make([]runResult, len(dirs))
+	var wg sync.WaitGroup
+	for i, dir := range dirs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = runCovdist(t, dir, "-v", spec, "./race")
+		}()
+	}
+	wg.Wait()
+	cwds := make([]string, len(dirs))
+	for i, r := range results {
+		if r.code != 0 {
+			t.Errorf("run %d (checkout %s): exit %d\n%s", i, filepath.Base(dirs[i]), r.code, r.out)
+		}
+		if m := cwdRE.FindStringSubmatch(r.out); m != nil {
+			cwds[i] = m[1]
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	if cwds[0] == "" || cwds[0] == cwds[1] || cwds[0] == cwds[2] || cwds[1] == cwds[2] {
+		t.Fatalf("got workspaces %q; want three distinct ones", cwds)
+	}
+	again := runCovdist(t, a, "-v", spec, "./race")
+	if again.code != 0 {
+		t.Fatalf("rerun of checkout A: exit %d\n%s", again.code, again.out)
+	}
+	if b, _ := again.stats["sync_bytes"].(float64); b != 0 {
+		t.Errorf("rerun of checkout A sent %v bytes of content; want 0 (its files are still there)", b)
 	}
 }

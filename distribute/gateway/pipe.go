@@ -27,6 +27,10 @@ type Pipe struct {
 	// and a relative path start at the far side's home, as for ssh=;
 	// default ~/.cache/covdist/work.
 	Chdir string
+	// Run and Store are as SSH's: the run the agent claims Chdir for, and
+	// a content store shared with other workspaces.
+	Run   string
+	Store string
 	// AgentBinary is the covdist executable to upload; default os.Executable().
 	AgentBinary string
 	// AgentFor gives the agent for a far side of another GOOS/GOARCH (see
@@ -193,6 +197,12 @@ func (p *Pipe) Open(ctx context.Context) (io.ReadWriteCloser, error) {
 		script += " "
 	}
 	script += `"` + agent + `" agent`
+	if p.Run != "" {
+		script += " --workspace " + dir + " --run " + pipeQuote(p.Run)
+		if p.Store != "" {
+			script += " --store " + pipePath(p.Store)
+		}
+	}
 	cmd := p.through(context.Background(), script)
 	return startStream(ctx, cmd)
 }

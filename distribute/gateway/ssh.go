@@ -51,6 +51,13 @@ type SSH struct {
 	// Chdir is the agent's working directory on the remote, created when
 	// missing; "~/" means the remote home. Default ~/.cache/covdist/work.
 	Chdir string
+	// Run, when set, names the coordinator's run: the agent claims Chdir
+	// as its workspace for that run, or Chdir.1, Chdir.2, ... while another
+	// run holds Chdir (filesync.Claim), so two runs never share files.
+	// Store, when set with Run, is a content store ("~/" the remote home)
+	// that the workspace shares with others.
+	Run   string
+	Store string
 	// AgentBinary is the local covdist executable uploaded to the remote;
 	// default os.Executable(). AgentArgs follow it (normally "agent").
 	AgentBinary string
@@ -230,6 +237,12 @@ func (g *SSH) agentCommand(remoteBin string) string {
 	b.WriteString(" " + remoteBin)
 	for _, a := range g.AgentArgs {
 		b.WriteString(" " + shQuote(a))
+	}
+	if g.Run != "" {
+		b.WriteString(" --workspace " + dir + " --run " + shQuote(g.Run))
+		if g.Store != "" {
+			b.WriteString(" --store " + remotePath(g.Store))
+		}
 	}
 	return "exec sh -c " + shQuote(b.String())
 }
