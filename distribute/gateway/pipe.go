@@ -123,17 +123,16 @@ func (p *Pipe) install(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("reading the agent to upload: %w", err)
 	}
 	sum := sha256.Sum256(data)
-	dir := "$HOME/.cache/covdist/agents/" + hex.EncodeToString(sum[:12])
-	probe := p.through(ctx, `test -x "`+dir+`/covdist" && echo have; true`)
+	hexSum := hex.EncodeToString(sum[:])
+	dir := "$HOME/.cache/covdist/agents/" + hexSum[:24]
+	probe := p.through(ctx, agentPresent(`"`+dir+`/covdist"`, int64(len(data))))
 	var out, stderr bytes.Buffer
 	probe.Stdout, probe.Stderr = &out, &stderr
 	if err := probe.Run(); err != nil {
 		return "", fmt.Errorf("%s: running the pipe command: %v; %s", p, err, strings.TrimSpace(stderr.String()))
 	}
-	if strings.TrimSpace(out.String()) != "have" {
-		// A temporary name of its own and a rename: another coordinator
-		// uploading at the same time never sees, nor runs, a partial file.
-		up := p.through(ctx, `set -e; mkdir -p "`+dir+`"; t="`+dir+`/covdist.tmp.$$"; cat > "$t"; chmod 755 "$t"; mv -f "$t" "`+dir+`/covdist"`)
+	if strings.TrimSpace(out.String()) != "present" {
+		up := p.through(ctx, agentUpload(`"`+dir+`"`, int64(len(data)), hexSum))
 		up.Stdin = bytes.NewReader(data)
 		stderr.Reset()
 		up.Stderr = &stderr

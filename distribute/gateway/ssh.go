@@ -1303,7 +1303,11 @@ var uploads struct {
 
 func (c *client) doInstall(ctx context.Context, bin, sum string, agentFor AgentSource) (string, error) {
 	path := agentPath(sum)
-	out, err := c.run(ctx, "uname -sm; if test -x "+path+"; then echo present; else echo absent; fi", nil)
+	fi, err := os.Stat(bin)
+	if err != nil {
+		return "", err
+	}
+	out, err := c.run(ctx, "uname -sm; "+agentPresent(path, fi.Size()), nil)
 	if err != nil {
 		return "", fmt.Errorf("probing the remote platform: %w", err)
 	}
@@ -1328,7 +1332,10 @@ func (c *client) doInstall(ctx context.Context, bin, sum string, agentFor AgentS
 			return "", fmt.Errorf("hashing the %s/%s agent: %w", goos, goarch, err)
 		}
 		path = agentPath(sum)
-		out, err := c.run(ctx, "if test -x "+path+"; then echo present; else echo absent; fi", nil)
+		if fi, err = os.Stat(bin); err != nil {
+			return "", err
+		}
+		out, err := c.run(ctx, agentPresent(path, fi.Size()), nil)
 		if err != nil {
 			return "", fmt.Errorf("looking for the %s/%s agent on the remote: %w", goos, goarch, err)
 		}
@@ -1342,14 +1349,7 @@ func (c *client) doInstall(ctx context.Context, bin, sum string, agentFor AgentS
 		return "", err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
-	// A transfer cut short must not leave a truncated agent under the
-	// name of the whole one: check the size before the rename.
-	script := fmt.Sprintf(`d=%s && mkdir -p "$d" && t="$d/covdist.tmp.$$" && cat > "$t" && test "$(($(wc -c < "$t")))" -eq %d && chmod 755 "$t" && mv -f "$t" "$d/covdist" || { rm -f "$t"; exit 1; }`, agentDir(sum), fi.Size())
-	if _, err := c.run(ctx, script, bufio.NewReaderSize(f, 1<<20)); err != nil {
+	if _, err := c.run(ctx, agentUpload(agentDir(sum), fi.Size(), sum), bufio.NewReaderSize(f, 1<<20)); err != nil {
 		return "", fmt.Errorf("uploading the agent (%s) to ~/%s/%s: %w", bin, AgentCacheDir, sum, err)
 	}
 	uploads.Lock()

@@ -165,6 +165,26 @@ func TestSSHOpenHandshake(t *testing.T) {
 	}
 }
 
+// A cached agent of the wrong size (an upload cut short, by an older
+// covdist that did not check) is replaced, not run.
+func TestSSHReplacesTruncatedAgent(t *testing.T) {
+	s := sshtest.Start(t)
+	g := gw(t, s)
+	data, err := os.ReadFile(g.AgentBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached := remoteAgent(t, s, g)
+	os.MkdirAll(filepath.Dir(cached), 0o755)
+	if err := os.WriteFile(cached, data[:len(data)/3], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	handshake(t, open(t, g))
+	if fi, err := os.Stat(cached); err != nil || fi.Size() != int64(len(data)) {
+		t.Errorf("cached agent: got %v, %v; want %d bytes", fi, err, len(data))
+	}
+}
+
 // Streams to one host share one TCP connection, and the agent is uploaded
 // once: neither a second stream nor a later connection uploads it again.
 func TestSSHSharesConnection(t *testing.T) {
