@@ -305,6 +305,18 @@ func TestRemotePipeE2E(t *testing.T) {
 	}
 }
 
+// pipe=ssh HOST: OpenSSH's own client as the pipe, which joins its
+// arguments into one remote command line.
+func TestRemotePipeSSHE2E(t *testing.T) {
+	srv := sshtest.Start(t)
+	mod := remoteModule(t, 0)
+	r := runCovdist(t, mod, "--tx=2*pipe=ssh -F "+srv.Config+" -o BatchMode=yes "+sshtest.Alias, "./...")
+	if r.code != 0 {
+		t.Fatalf("pipe=ssh run: exit %d\n%s", r.code, r.out)
+	}
+	mustSummary(t, r.out, 4)
+}
+
 // Killing a remote agent mid-test: the worker is reported down, its test
 // runs again elsewhere (a first death is blamed on the link, not the test),
 // and every test is reported exactly once.

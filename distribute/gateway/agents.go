@@ -43,7 +43,7 @@ func foreignAgent(ctx context.Context, src AgentSource, goos, goarch, where stri
 func goPlatform(uname string) (goos, goarch string, err error) {
 	f := strings.Fields(uname)
 	if len(f) != 2 {
-		return "", "", fmt.Errorf("probing the remote platform: unexpected `uname -sm` output %q", uname)
+		return "", "", fmt.Errorf("got `uname -sm` output %q; want the OS and machine, such as \"Linux x86_64\"", uname)
 	}
 	goos = map[string]string{
 		"Linux": "linux", "Darwin": "darwin", "FreeBSD": "freebsd", "OpenBSD": "openbsd",

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"runtime"
 	"strings"
 	"sync"
@@ -16,9 +17,10 @@ import (
 
 // Pipe reaches an agent through any command that runs its arguments
 // somewhere else and connects their stdin and stdout: `kubectl exec -i POD --`,
-// `docker exec -i CONTAINER`, `nomad alloc exec -i ID`. Nothing needs to be
-// installed there but a POSIX shell: the agent is uploaded through the same
-// command, once, into a cache named by its content hash.
+// `docker exec -i CONTAINER`, `nomad alloc exec -i ID`, or `ssh HOST` (for
+// what only OpenSSH's own client does, such as a ProxyCommand). Nothing
+// needs to be installed there but a POSIX shell: the agent is uploaded
+// through the same command, once, into a cache named by its content hash.
 type Pipe struct {
 	// Command is the prefix, as a shell command line; covdist appends
 	// `sh -c SCRIPT` to it.
@@ -83,11 +85,99 @@ func pipeDir(chdir string) string {
 	return pipePath(chdir)
 }
 
-// through runs script on the far side of the pipe command.
+// through runs script on the far side of the pipe command, appending
+// `sh -c SCRIPT` to it. Most such commands (kubectl exec, docker exec) run
+// their arguments as an argv; ssh instead joins them into one command line
+// for the remote shell, which would split the script anew, so for ssh the
+// whole goes as one word quoted for that shell.
 func (p *Pipe) through(ctx context.Context, script string) *exec.Cmd {
-	line := p.Command + " sh -c " + pipeQuote(script)
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", line)
-	return cmd
+	remote := "sh -c " + pipeQuote(script)
+	if joinsArgs(p.Command) {
+		remote = pipeQuote(remote)
+	}
+	return exec.CommandContext(ctx, "/bin/sh", "-c", p.Command+" "+remote)
+}
+
+// joinsArgs reports whether the command line's program is one that joins
+// its arguments into a remote shell's command line: ssh (or autossh), once
+// leading NAME=VALUE words and env with its options and NAME=VALUE words
+// are passed over.
+func joinsArgs(command string) bool {
+	words := shellWords(command)
+	for len(words) > 0 && strings.Contains(words[0], "=") && !strings.HasPrefix(words[0], "=") {
+		words = words[1:]
+	}
+	if len(words) > 0 && path.Base(words[0]) == "env" {
+		words = words[1:]
+		for len(words) > 0 && (strings.HasPrefix(words[0], "-") || strings.Contains(words[0], "=")) {
+			if (words[0] == "-u" || words[0] == "-C") && len(words) > 1 {
+				words = words[1:] // the option's argument
+			}
+			words = words[1:]
+		}
+	}
+	if len(words) == 0 {
+		return false
+	}
+	switch path.Base(words[0]) {
+	case "ssh", "autossh":
+		return true
+	}
+	return false
+}
+
+// shellWords splits the start of a shell command line into words, with
+// quotes and backslashes taken as sh takes them, stopping at the first
+// operator (; | & < > and the like): enough to tell its program.
+func shellWords(line string) []string {
+	var words []string
+	var w strings.Builder
+	in, have := byte(0), false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case in == '\'':
+			if c == '\'' {
+				in = 0
+			} else {
+				w.WriteByte(c)
+			}
+		case in == '"':
+			switch {
+			case c == '"':
+				in = 0
+			case c == '\\' && i+1 < len(line) && strings.IndexByte("$`\"\\\n", line[i+1]) >= 0:
+				i++
+				w.WriteByte(line[i])
+			default:
+				w.WriteByte(c)
+			}
+		case c == '\'' || c == '"':
+			in, have = c, true
+		case c == '\\' && i+1 < len(line):
+			i++
+			w.WriteByte(line[i])
+			have = true
+		case c == ' ' || c == '\t' || c == '\n':
+			if have {
+				words = append(words, w.String())
+				w.Reset()
+				have = false
+			}
+		case strings.IndexByte(";|&<>()", c) >= 0:
+			if have {
+				words = append(words, w.String())
+			}
+			return words
+		default:
+			w.WriteByte(c)
+			have = true
+		}
+	}
+	if have {
+		words = append(words, w.String())
+	}
+	return words
 }
 
 func (p *Pipe) agentBinary() (string, error) {
@@ -168,7 +258,9 @@ func (p *Pipe) platform(ctx context.Context) (goos, goarch string, err error) {
 		return "", "", fmt.Errorf("%s: running the pipe command: %v; %s", p, err, strings.TrimSpace(stderr.String()))
 	}
 	if goos, goarch, err = goPlatform(strings.TrimSpace(out.String())); err != nil {
-		return "", "", fmt.Errorf("%s: %w", p, err)
+		return "", "", fmt.Errorf("%s: probing the platform: ran `%s`: %w; all it printed was %q on stdout and %q on stderr "+
+			"(a pipe command must run the words after it, here `sh -c 'uname -sm'`, on the far side)",
+			p, probe.Args[2], err, out.String(), stderr.String())
 	}
 	if pipeInstalls.platform == nil {
 		pipeInstalls.platform = make(map[string]string)

@@ -5,7 +5,11 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
+
+	"github.com/covdist/covdist/internal/sshtest"
 )
 
 // pipeTo is a pipe= gateway whose far side is this machine with HOME at
@@ -94,5 +98,75 @@ func TestPipeReplacesTruncatedAgent(t *testing.T) {
 	handshake(t, rwc)
 	if fi, err := os.Stat(cached); err != nil || fi.Size() != int64(len(data)) {
 		t.Errorf("cached agent: got %v, %v; want %d bytes", fi, err, len(data))
+	}
+}
+
+// pipe=ssh HOST works: ssh joins its arguments into one command line for
+// the remote shell, so the script must reach it as one quoted word, with
+// chdir= and env: values holding spaces and quotes intact.
+func TestPipeThroughSSH(t *testing.T) {
+	s := sshtest.Start(t)
+	t.Setenv("SSH_AUTH_SOCK", "")
+	p := pipeTo(t, s.Home)
+	p.Command = "ssh -F " + pipeQuote(s.Config) + " -o BatchMode=yes " + sshtest.Alias
+	p.Chdir = "~/work dir/$x"
+	p.Env = append(p.Env, `FOO=a b'c"$HOME`)
+	goos, goarch, err := p.Platform(t.Context())
+	if err != nil || goos != runtime.GOOS || goarch != runtime.GOARCH {
+		t.Fatalf("Platform: got %s/%s, %v; want %s/%s", goos, goarch, err, runtime.GOOS, runtime.GOARCH)
+	}
+	rwc, err := p.Open(t.Context())
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer rwc.Close()
+	_, _, info := handshake(t, rwc)
+	if want := filepath.Join(s.Home, "work dir", "$x"); info.Dir != want {
+		t.Errorf("got cwd %q; want %q", info.Dir, want)
+	}
+	if want := `a b'c"$HOME`; info.Foo != want {
+		t.Errorf("got FOO=%q; want %q", info.Foo, want)
+	}
+}
+
+// A command that does not run its arguments as given is reported with what
+// was run and all that came back.
+func TestPipePlatformError(t *testing.T) {
+	p := &Pipe{Command: "echo Linux; echo oops >&2; true"}
+	_, _, err := p.Platform(t.Context())
+	if err == nil {
+		t.Fatal("got a platform; want an error")
+	}
+	for _, want := range []string{`echo Linux; echo oops >&2; true sh -c 'uname -sm'`, `"Linux\n`, `"oops\n"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v; want it to hold %s", err, want)
+		}
+	}
+}
+
+func TestJoinsArgs(t *testing.T) {
+	tests := []struct {
+		command string
+		want    bool
+	}{
+		{"ssh h1", true},
+		{"ssh -F '/a dir/cfg' -o BatchMode=yes h1", true},
+		{"/usr/bin/ssh h1", true},
+		{"env FOO=1 ssh h1", true},
+		{"env -u X ssh h1", true},
+		{"LC_ALL=C autossh -M 0 h1", true},
+		{`"ssh" h1`, true},
+		{"kubectl exec -i pod --", false},
+		{"docker exec -i ci", false},
+		{"env HOME=/tmp/x", false},
+		{"sshwrap.sh h1", false},
+		{"cd /x; ssh h1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.command, func(t *testing.T) {
+			if got := joinsArgs(tt.command); got != tt.want {
+				t.Errorf("joinsArgs(%q) = %v; want %v", tt.command, got, tt.want)
+			}
+		})
 	}
 }

@@ -376,8 +376,9 @@ func (t *target) knownHostsName() string {
 // configSet is the OpenSSH client config files in the order ssh reads them;
 // the first value found wins.
 type configSet struct {
-	files []string
-	cfgs  []*ssh_config.Config
+	files    []string
+	cfgs     []*ssh_config.Config
+	explicit bool // files is the one given (ssh -F), not the defaults
 }
 
 func loadConfig(file string) (*configSet, error) {
@@ -388,7 +389,7 @@ func loadConfig(file string) (*configSet, error) {
 		if err != nil {
 			return nil, err
 		}
-		cs.files, cs.cfgs = []string{file}, []*ssh_config.Config{c}
+		cs.files, cs.cfgs, cs.explicit = []string{file}, []*ssh_config.Config{c}, true
 		return cs, nil
 	}
 	for _, f := range []string{filepath.Join(homeDir(), ".ssh", "config"), "/etc/ssh/ssh_config"} {
@@ -527,7 +528,14 @@ func resolveHost(cs *configSet, alias, user string, port int) (*target, error) {
 	t.hostKeyAlias = cs.get(alias, "HostKeyAlias")
 
 	if p := cs.get(alias, "ProxyCommand"); p != "" && !strings.EqualFold(p, "none") {
-		return nil, fmt.Errorf("ssh config: host %q uses ProxyCommand, which covdist does not support; use ProxyJump, or reach the host with --tx 'pipe=ssh %s covdist agent'", alias, alias)
+		// OpenSSH's own client runs the ProxyCommand, and pipe= can run it:
+		// covdist sends itself through it and starts the agent there.
+		ssh := "ssh"
+		if cs.explicit {
+			ssh += " -F " + shQuote(cs.files[0])
+		}
+		return nil, fmt.Errorf("ssh config: host %q uses ProxyCommand, which covdist's ssh client does not run; use ProxyJump, or reach the host through OpenSSH's ssh with --tx %s",
+			alias, shQuote("pipe="+ssh+" "+alias))
 	}
 	if j := cs.get(alias, "ProxyJump"); j != "" && !strings.EqualFold(j, "none") {
 		t.jumps = strings.Split(j, ",")
@@ -1317,7 +1325,7 @@ func (c *client) doInstall(ctx context.Context, bin, sum string, agentFor AgentS
 	}
 	goos, goarch, err := goPlatform(lines[0])
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("probing the remote platform: ran `uname -sm`: %w; all it printed was %q", err, out)
 	}
 	c.mu.Lock()
 	c.platform = goos + "/" + goarch
@@ -1395,7 +1403,7 @@ func (g *SSH) Platform(ctx context.Context) (goos, goarch string, err error) {
 		return "", "", fmt.Errorf("%s: probing the platform: %w", g, err)
 	}
 	if goos, goarch, err = goPlatform(strings.TrimSpace(string(out))); err != nil {
-		return "", "", fmt.Errorf("%s: %w", g, err)
+		return "", "", fmt.Errorf("%s: probing the platform: ran `uname -sm`: %w; all it printed was %q", g, err, out)
 	}
 	c.mu.Lock()
 	c.platform = goos + "/" + goarch

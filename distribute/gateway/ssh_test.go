@@ -686,7 +686,7 @@ Host *
 			wantIDs: []string{home + "/.ssh/web.example.com_me"}, wantKH: "[web.example.com]:2200"},
 		{name: "pattern", alias: "db.internal", wantName: "fallback@db.internal.corp:2222", wantKH: "internal-key",
 			wantIDs: []string{home + "/.ssh/id_rsa", home + "/.ssh/id_ecdsa", home + "/.ssh/id_ed25519"}, wantAgent: "/agent.sock"},
-		{name: "proxycommand", alias: "proxied", wantErr: "ProxyCommand"},
+		{name: "proxycommand", alias: "proxied", wantErr: "ProxyCommand, which covdist's ssh client does not run; use ProxyJump, or reach the host through OpenSSH's ssh with --tx 'pipe=ssh -F " + cfg + " proxied'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
