@@ -75,6 +75,9 @@ func resolveVia(specs, proxies []xspec.Spec) ([]xspec.Spec, error) {
 		if s.Type != "popen" {
 			return nil, fmt.Errorf("--tx %q: a %s worker cannot go via a proxy: its command decides where it runs", s.Raw, s.Type)
 		}
+		if p.Type == "socket" && s.Chdir != "" {
+			return nil, fmt.Errorf("--tx %q: via=%s names a socket proxy: %s", s.Raw, s.Via, xspec.ChdirSocketMsg)
+		}
 		s.Type, s.User, s.Host, s.Port, s.Command = p.Type, p.User, p.Host, p.Port, p.Command
 		if s.SSHConfig == "" {
 			s.SSHConfig = p.SSHConfig
@@ -181,7 +184,8 @@ func gatewayFor(s xspec.Spec, self string, agents gateway.AgentSource, ws worksp
 		return &gateway.SSH{Host: s.Host, User: s.User, Port: s.Port, ConfigFile: s.SSHConfig, Via: via,
 			Chdir: chdir, Run: ws.run, Store: store, AgentArgs: []string{"agent"}, AgentFor: agents, Nice: s.Nice}, true
 	case "socket":
-		return &gateway.SSH{Host: s.Host, Port: s.Port, Subsystem: gateway.AgentSubsystem, ConfigFile: s.SSHConfig, Via: via}, true
+		// No chdir: the serve decides where sessions work (xspec refuses one).
+		return &gateway.SSH{Host: s.Host, Port: s.Port, Subsystem: gateway.AgentSubsystem, ConfigFile: s.SSHConfig, Via: via, Nice: s.Nice}, true
 	case "pipe":
 		return &gateway.Pipe{Command: s.Command, Chdir: chdir, Run: ws.run, Store: store, AgentFor: agents, Nice: s.Nice}, true
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -239,40 +240,128 @@ func (s *Server) handle(ctx context.Context, conn net.Conn, cfg *ssh.ServerConfi
 }
 
 // session runs one agent when asked for the covdist-agent subsystem, and
-// refuses everything else (exec, shell, pty).
+// refuses everything else (exec, shell, pty). An env request for NiceEnv
+// before it lowers the agent's priority, as nice= does for ssh=; nothing
+// raises it.
 func (s *Server) session(who string, ch ssh.Channel, reqs <-chan *ssh.Request) {
 	defer ch.Close()
+	nice := 0
 	for req := range reqs {
-		if req.Type != "subsystem" || len(req.Payload) < 4 || string(req.Payload[4:]) != AgentSubsystem {
-			if req.Type != "env" {
-				s.logf("%s: refused a %q request", who, req.Type)
+		switch {
+		case req.Type == "env":
+			var kv struct{ Name, Value string }
+			if ssh.Unmarshal(req.Payload, &kv) != nil || kv.Name != NiceEnv {
+				req.Reply(false, nil)
+				continue
 			}
+			n, err := strconv.Atoi(kv.Value)
+			if err != nil || n < 0 || n > 19 {
+				s.logf("%s: refused nice=%s: a serve only lowers priority (0 to 19)", who, kv.Value)
+				req.Reply(false, nil)
+				continue
+			}
+			nice = n
+			req.Reply(true, nil)
+		case req.Type == "subsystem" && len(req.Payload) >= 4 && string(req.Payload[4:]) == AgentSubsystem:
+			req.Reply(true, nil)
+			s.runAgent(who, ch, reqs, nice)
+			return
+		default:
+			s.logf("%s: refused a %q request", who, req.Type)
 			req.Reply(false, nil)
-			continue
 		}
-		req.Reply(true, nil)
-		code := s.runAgent(who, ch)
-		ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
-		return
 	}
 }
 
-func (s *Server) runAgent(who string, ch ssh.Channel) int {
+// runAgent runs one agent in a fresh workspace on ch and tells the client
+// how it ended. A client's signal request (its Close, when the agent does
+// not exit) is passed on to the agent's process group.
+func (s *Server) runAgent(who string, ch ssh.Channel, reqs <-chan *ssh.Request, nice int) {
 	dir, err := os.MkdirTemp(s.WorkDir, "session-")
 	if err != nil {
 		fmt.Fprintf(ch.Stderr(), "covdist serve: making a workspace: %v\n", err)
-		return 1
+		exitStatus(ch, 1)
+		return
 	}
 	defer os.RemoveAll(dir)
-	cmd := exec.Command(s.Agent[0], s.Agent[1:]...)
-	cmd.Dir = dir
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = ch, ch, ch.Stderr()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	s.logf("%s: agent started in %s", who, dir)
-	err = cmd.Run()
-	s.logf("%s: agent ended (%v); workspace removed", who, err)
-	if cmd.ProcessState != nil {
-		return cmd.ProcessState.ExitCode()
+	argv := s.Agent
+	if nice > 0 {
+		argv = append([]string{"nice", "-n", strconv.Itoa(nice)}, argv...)
 	}
-	return 1
+	// The agent's stdin is a pipe we fill, not the channel itself: exec
+	// would wait for its copy of the channel to end, which only the client
+	// ends, and so would not notice an agent that died.
+	stdin, feed, err := os.Pipe()
+	if err != nil {
+		fmt.Fprintf(ch.Stderr(), "covdist serve: %v\n", err)
+		exitStatus(ch, 1)
+		return
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, ch, ch.Stderr()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	err = cmd.Start()
+	stdin.Close()
+	if err != nil {
+		feed.Close()
+		fmt.Fprintf(ch.Stderr(), "covdist serve: starting the agent: %v\n", err)
+		s.logf("%s: starting the agent: %v", who, err)
+		exitStatus(ch, 1)
+		return
+	}
+	go func() {
+		io.Copy(feed, ch)
+		feed.Close()
+	}()
+	go func() {
+		for req := range reqs {
+			var m struct{ Signal string }
+			if req.Type == "signal" && ssh.Unmarshal(req.Payload, &m) == nil {
+				if sig, ok := sshSignals[ssh.Signal(m.Signal)]; ok {
+					_ = syscall.Kill(-cmd.Process.Pid, sig)
+				}
+			}
+			if req.WantReply {
+				req.Reply(false, nil)
+			}
+		}
+	}()
+	s.logf("%s: agent started in %s", who, dir)
+	err = cmd.Wait()
+	s.logf("%s: agent ended (%v); workspace removed", who, err)
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		name := signalName(ws.Signal())
+		fmt.Fprintf(ch.Stderr(), "covdist serve: the agent (pid %d) was killed by signal %s on the serve's host\n", cmd.Process.Pid, name)
+		ch.SendRequest("exit-signal", false, ssh.Marshal(struct {
+			Signal     string
+			CoreDumped bool
+			Error      string
+			Lang       string
+		}{name, ws.CoreDump(), "", ""}))
+		return
+	}
+	exitStatus(ch, cmd.ProcessState.ExitCode())
+}
+
+func exitStatus(ch ssh.Channel, code int) {
+	ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
+}
+
+// sshSignals maps the signal names of RFC 4254 to signals.
+var sshSignals = map[ssh.Signal]syscall.Signal{
+	ssh.SIGABRT: syscall.SIGABRT, ssh.SIGALRM: syscall.SIGALRM, ssh.SIGFPE: syscall.SIGFPE, ssh.SIGHUP: syscall.SIGHUP,
+	ssh.SIGILL: syscall.SIGILL, ssh.SIGINT: syscall.SIGINT, ssh.SIGKILL: syscall.SIGKILL, ssh.SIGPIPE: syscall.SIGPIPE,
+	ssh.SIGQUIT: syscall.SIGQUIT, ssh.SIGSEGV: syscall.SIGSEGV, ssh.SIGTERM: syscall.SIGTERM,
+	ssh.SIGUSR1: syscall.SIGUSR1, ssh.SIGUSR2: syscall.SIGUSR2,
+}
+
+// signalName is sig's RFC 4254 name, or its number for one without.
+func signalName(sig syscall.Signal) string {
+	for name, s := range sshSignals {
+		if s == sig {
+			return string(name)
+		}
+	}
+	return strconv.Itoa(int(sig))
 }

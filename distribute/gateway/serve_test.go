@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -191,5 +192,61 @@ func TestServeRefusesExec(t *testing.T) {
 	defer sess.Close()
 	if err := sess.Run("id"); err == nil {
 		t.Fatal("got an exec run; want it refused")
+	}
+}
+
+// nice= reaches a serve's agent; a serve lowers priority only.
+func TestServeNice(t *testing.T) {
+	s := startServe(t)
+	g := s.client(t, s.userKey, KnownHostsLine(s.addr, s.hostKey))
+	g.Nice = 5
+	stream, err := g.Open(t.Context())
+	if err != nil {
+		t.Fatalf("open: %v\nserver log:\n%s", err, s.log)
+	}
+	defer stream.Close()
+	if _, _, info := handshake(t, stream); info.Nice != 5 {
+		t.Errorf("got niceness %d; want 5", info.Nice)
+	}
+	g = s.client(t, s.userKey, KnownHostsLine(s.addr, s.hostKey))
+	g.Nice = -5
+	if stream, err := g.Open(t.Context()); err == nil {
+		stream.Close()
+		t.Error("nice=-5: got an agent; want a refusal")
+	} else if !strings.Contains(err.Error(), "refused nice=-5") {
+		t.Errorf("nice=-5: got %v; want a refusal naming it", err)
+	}
+}
+
+// An agent killed on the serve's host is reported as that, not as an SSH
+// session error.
+func TestServeAgentKilled(t *testing.T) {
+	s := startServe(t)
+	g := s.client(t, s.userKey, KnownHostsLine(s.addr, s.hostKey))
+	stream, err := g.Open(t.Context())
+	if err != nil {
+		t.Fatalf("open: %v\nserver log:\n%s", err, s.log)
+	}
+	defer stream.Close()
+	conn, hello, _ := handshake(t, stream)
+	syscall.Kill(hello.PID, syscall.SIGKILL)
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := conn.Recv(); err != nil {
+				errc <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-errc:
+		for _, want := range []string{"covdist serve at " + s.addr, "killed by signal KILL"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("got %v; want it to say %q", err, want)
+			}
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream did not end within 10 s of the agent's death")
 	}
 }

@@ -175,6 +175,28 @@ func (g *SSH) Open(ctx context.Context) (io.ReadWriteCloser, error) {
 
 // start runs the agent in a new session on c.
 func (g *SSH) start(ctx context.Context, c *client, remoteBin string) (*sshStream, error) {
+	var s *sshStream
+	var err error
+	if g.Subsystem != "" {
+		s, err = g.startServe(c)
+	} else {
+		s, err = g.startExec(c, remoteBin)
+	}
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.Close()
+		case <-s.done:
+		}
+	}()
+	return s, nil
+}
+
+// startExec runs the agent's command in a new session.
+func (g *SSH) startExec(c *client, remoteBin string) (*sshStream, error) {
 	sess, err := c.conn.NewSession()
 	if err != nil {
 		if c.dead() != nil {
@@ -192,14 +214,12 @@ func (g *SSH) start(ctx context.Context, c *client, remoteBin string) (*sshStrea
 		sess.Close()
 		return nil, err
 	}
-	s := &sshStream{c: c, sess: sess, stdin: stdin, stdout: stdout, done: make(chan struct{})}
+	s := &sshStream{c: c, what: "agent on " + c.name, stdin: stdin, stdout: stdout, done: make(chan struct{}),
+		kill:      func() { _ = sess.Signal(ssh.SIGKILL) },
+		closeSess: func() { sess.Close() },
+	}
 	sess.Stderr = &s.stderr
-	if g.Subsystem != "" {
-		if err := sess.RequestSubsystem(g.Subsystem); err != nil {
-			sess.Close()
-			return nil, fmt.Errorf("asking %s for the %s subsystem (is it a covdist serve?): %w", c.name, g.Subsystem, err)
-		}
-	} else if err := sess.Start(g.agentCommand(remoteBin)); err != nil {
+	if err := sess.Start(g.agentCommand(remoteBin)); err != nil {
 		sess.Close()
 		return nil, fmt.Errorf("starting the agent on %s: %w", c.name, err)
 	}
@@ -207,14 +227,104 @@ func (g *SSH) start(ctx context.Context, c *client, remoteBin string) (*sshStrea
 		s.waitErr = sess.Wait()
 		close(s.done)
 	}()
-	go func() {
-		select {
-		case <-ctx.Done():
-			s.Close()
-		case <-s.done:
+	return s, nil
+}
+
+// NiceEnv is the variable a socket= client sets in its session (an SSH env
+// request) to ask a covdist serve for nice=.
+const NiceEnv = "COVDIST_NICE"
+
+// startServe asks a covdist serve for an agent. It speaks to the session
+// channel itself: x/crypto's Session neither copies a subsystem's stderr
+// nor reports its exit ("ssh: session not started"), and those are what say
+// why a serve's agent went.
+func (g *SSH) startServe(c *client) (*sshStream, error) {
+	ch, reqs, err := c.conn.OpenChannel("session", nil)
+	if err != nil {
+		if c.dead() != nil {
+			return nil, c.lostErr()
 		}
+		return nil, fmt.Errorf("opening an ssh session to %s: %w", c.name, err)
+	}
+	serve := "the covdist serve at " + c.addr
+	s := &sshStream{c: c, what: "the agent of " + serve, stdin: channelStdin{ch}, stdout: ch, done: make(chan struct{}),
+		kill: func() {
+			_, _ = ch.SendRequest("signal", false, ssh.Marshal(struct{ Signal string }{string(ssh.SIGKILL)}))
+		},
+		closeSess: func() { ch.Close() },
+	}
+	exit := make(chan error, 1)
+	go func() { exit <- channelExit(reqs) }()
+	go io.Copy(&s.stderr, ch.Stderr())
+	if g.Nice != 0 {
+		ok, err := ch.SendRequest("env", true, ssh.Marshal(struct{ Name, Value string }{NiceEnv, strconv.Itoa(g.Nice)}))
+		if err == nil && !ok {
+			err = fmt.Errorf("%s refused nice=%d: a serve lowers its agents' priority only (nice=0 to 19), and one older than this covdist not at all", serve, g.Nice)
+		}
+		if err != nil {
+			ch.Close()
+			return nil, err
+		}
+	}
+	ok, err := ch.SendRequest("subsystem", true, ssh.Marshal(struct{ Name string }{g.Subsystem}))
+	if err == nil && !ok {
+		err = errors.New("ssh: subsystem request failed")
+	}
+	if err != nil {
+		ch.Close()
+		return nil, fmt.Errorf("asking %s for the %s subsystem (is it a covdist serve?): %w", c.addr, g.Subsystem, err)
+	}
+	go func() {
+		s.waitErr = <-exit
+		close(s.done)
 	}()
 	return s, nil
+}
+
+// channelStdin is a session channel's writing half; closing it sends EOF.
+type channelStdin struct{ ch ssh.Channel }
+
+func (w channelStdin) Write(b []byte) (int, error) { return w.ch.Write(b) }
+func (w channelStdin) Close() error                { return w.ch.CloseWrite() }
+
+// channelExit reads a session channel's requests until the channel closes
+// and returns how its command ended: nil for status 0, an error naming the
+// status or the signal, *ssh.ExitMissingError when it said neither.
+func channelExit(reqs <-chan *ssh.Request) error {
+	status, signal, msg := -1, "", ""
+	for req := range reqs {
+		switch req.Type {
+		case "exit-status":
+			var m struct{ Status uint32 }
+			if ssh.Unmarshal(req.Payload, &m) == nil {
+				status = int(m.Status)
+			}
+		case "exit-signal":
+			var m struct {
+				Signal     string
+				CoreDumped bool
+				Error      string
+				Lang       string
+			}
+			if ssh.Unmarshal(req.Payload, &m) == nil {
+				signal, msg = m.Signal, m.Error
+			}
+		}
+		if req.WantReply {
+			req.Reply(false, nil)
+		}
+	}
+	switch {
+	case signal != "" && msg != "":
+		return fmt.Errorf("killed by signal %s (%s)", signal, msg)
+	case signal != "":
+		return fmt.Errorf("killed by signal %s", signal)
+	case status == 0:
+		return nil
+	case status > 0:
+		return fmt.Errorf("exit status %d", status)
+	}
+	return &ssh.ExitMissingError{}
 }
 
 // agentCommand is the remote command line. It runs under sh whatever the
@@ -267,14 +377,16 @@ func shQuote(s string) string {
 
 // sshStream is an agent's stdin and stdout over one SSH session.
 type sshStream struct {
-	c       *client
-	sess    *ssh.Session
-	stdin   io.WriteCloser
-	stdout  io.Reader
-	stderr  lockedBuffer
-	done    chan struct{}
-	waitErr error
-	once    sync.Once
+	c         *client
+	what      string // the agent, for messages
+	stdin     io.WriteCloser
+	stdout    io.Reader
+	kill      func() // asks the far side to SIGKILL the agent
+	closeSess func()
+	stderr    lockedBuffer
+	done      chan struct{}
+	waitErr   error
+	once      sync.Once
 }
 
 func (s *sshStream) Read(b []byte) (int, error) {
@@ -302,7 +414,7 @@ func (s *sshStream) outcome() error {
 	case <-s.c.closed:
 		return s.c.lostErr()
 	case <-time.After(5 * time.Second):
-		return fmt.Errorf("agent on %s closed its output but did not exit%s", s.c.name, s.stderr.tail())
+		return fmt.Errorf("%s closed its output but did not exit%s", s.what, s.stderr.tail())
 	}
 	if s.waitErr == nil {
 		return nil
@@ -317,7 +429,7 @@ func (s *sshStream) outcome() error {
 		case <-time.After(time.Second):
 		}
 	}
-	return fmt.Errorf("agent on %s exited: %v%s", s.c.name, s.waitErr, s.stderr.tail())
+	return fmt.Errorf("%s exited: %v%s", s.what, s.waitErr, s.stderr.tail())
 }
 
 // Close closes the agent's stdin, so an idle agent exits by itself and a
@@ -330,14 +442,14 @@ func (s *sshStream) Close() error {
 		case <-s.done:
 		case <-s.c.closed:
 		case <-time.After(2 * time.Second):
-			_ = s.sess.Signal(ssh.SIGKILL)
-			s.sess.Close()
+			s.kill()
+			s.closeSess()
 			select {
 			case <-s.done:
 			case <-time.After(2 * time.Second):
 			}
 		}
-		s.sess.Close()
+		s.closeSess()
 		release(s.c)
 	})
 	return nil
@@ -924,6 +1036,7 @@ func configName(s string) string {
 type client struct {
 	key  string
 	name string // user@host:port
+	addr string // host:port
 	conn *ssh.Client
 	hops []*ssh.Client // ProxyJump connections, first to last
 
@@ -981,7 +1094,7 @@ func acquire(ctx context.Context, g *SSH, t *target) (c *client, fresh bool, err
 		}
 		return c, false, nil
 	}
-	c = &client{key: key, name: t.name(), refs: 1, ready: make(chan struct{}), closed: make(chan struct{}), installs: make(map[string]*install)}
+	c = &client{key: key, name: t.name(), addr: t.addr(), refs: 1, ready: make(chan struct{}), closed: make(chan struct{}), installs: make(map[string]*install)}
 	cache[key] = append(cache[key], c)
 	cacheMu.Unlock()
 
