@@ -76,6 +76,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	fmt.Fprintf(stdout, "covdist serve: listening on %s\nclients trust this server with this line in their known_hosts:\n%s\n",
 		ln.Addr(), gateway.KnownHostsLine(ln.Addr().String(), pub))
+	if names := gateway.KnownHostsNames(ln.Addr().String()); len(names) > 1 {
+		fmt.Fprintf(stdout, "(it names this host as %d clients may reach it; a client that uses another name or address must add it, comma-separated, as [NAME]:PORT)\n", len(names))
+	}
 	if err := srv.Serve(ctx, ln); err != nil {
 		fmt.Fprintf(stderr, "covdist serve: %v\n", err)
 		return exitUsage

@@ -13,11 +13,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // AgentSubsystem is the SSH subsystem a covdist serve offers: an agent in
@@ -83,15 +85,46 @@ func (s *Server) LoadHostKey() (ssh.PublicKey, error) {
 }
 
 // KnownHostsLine is the line a client adds to its known_hosts to trust this
-// server at addr.
+// server listening at addr: it names addr's host, or, for a wildcard
+// address (0.0.0.0, ::) that no client dials, the names a client would use
+// (KnownHostsNames).
 func KnownHostsLine(addr string, key ssh.PublicKey) string {
+	return strings.Join(KnownHostsNames(addr), ",") + " " + string(trimNewline(ssh.MarshalAuthorizedKey(key)))
+}
+
+// KnownHostsNames is how known_hosts names a server listening at addr. A
+// wildcard address is reached as 127.0.0.1 and localhost (and ::1 for ::),
+// as this host's name and as each of its other addresses; a client that
+// uses yet another name must add it.
+func KnownHostsNames(addr string) []string {
 	host, port, err := net.SplitHostPort(addr)
-	if err == nil && port != "22" {
-		addr = "[" + host + "]:" + port
-	} else if err == nil {
-		addr = host
+	if err != nil {
+		return []string{addr}
 	}
-	return addr + " " + string(trimNewline(ssh.MarshalAuthorizedKey(key)))
+	hosts := []string{host}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		v6 := host == "" || ip.To4() == nil
+		hosts = []string{"127.0.0.1", "localhost"}
+		if v6 {
+			hosts = append(hosts, "::1")
+		}
+		if name, err := os.Hostname(); err == nil && name != "" && name != "localhost" {
+			hosts = append(hosts, name)
+		}
+		addrs, _ := net.InterfaceAddrs()
+		for _, a := range addrs {
+			n, ok := a.(*net.IPNet)
+			if !ok || n.IP.IsLoopback() || n.IP.IsLinkLocalUnicast() || n.IP.To4() == nil && !v6 {
+				continue
+			}
+			hosts = append(hosts, n.IP.String())
+		}
+	}
+	names := make([]string, len(hosts))
+	for i, h := range hosts {
+		names[i] = knownhosts.Normalize(net.JoinHostPort(h, port))
+	}
+	return names
 }
 
 func trimNewline(b []byte) []byte {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/covdist/covdist/distribute/wire"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // userKey writes a fresh ed25519 private key and returns its path and public key.
@@ -140,13 +141,16 @@ func TestServeRunsAgentInOwnWorkspace(t *testing.T) {
 func TestServeRefuses(t *testing.T) {
 	s := startServe(t)
 	tests := []struct {
-		name  string
-		key   string
-		known []string
-		want  string
+		name   string
+		key    string
+		known  []string
+		want   []string
+		notSSH string // advice for an sshd, wrong for a serve
 	}{
-		{"unauthorized key", s.otherKey, []string{KnownHostsLine(s.addr, s.hostKey)}, "unable to authenticate"},
-		{"server not pinned", s.userKey, nil, "SHA256:"},
+		{"unauthorized key", s.otherKey, []string{KnownHostsLine(s.addr, s.hostKey)},
+			[]string{"unable to authenticate", "the covdist serve at " + s.addr + " refused", "--authorized-keys"}, ".ssh/authorized_keys"},
+		{"server not pinned", s.userKey, nil,
+			[]string{"SHA256:", "covdist serve", "--host-key", "ssh-keyscan"}, "/etc/ssh/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,8 +162,13 @@ func TestServeRefuses(t *testing.T) {
 				stream.Close()
 				t.Fatal("got a stream; want a refusal")
 			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v; want an error containing %q", err, tt.want)
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("got %v; want an error containing %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), tt.notSSH) {
+				t.Errorf("got %v; want no advice about %s, which is an sshd's", err, tt.notSSH)
 			}
 			entries, _ := os.ReadDir(s.work)
 			if len(entries) != 0 {
@@ -248,5 +257,48 @@ func TestServeAgentKilled(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stream did not end within 10 s of the agent's death")
+	}
+}
+
+// A serve listening on a wildcard address prints a known_hosts line that
+// the names a client dials match, not [::]:PORT, which none dials.
+func TestKnownHostsLine(t *testing.T) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ssh.NewPublicKey(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	tests := []struct {
+		listen string
+		dial   []string // addresses a client dials, which must match
+		not    string   // a name that must not be in the line
+	}{
+		{"127.0.0.1:8888", []string{"127.0.0.1:8888"}, ""},
+		{"[::]:8888", []string{"127.0.0.1:8888", "localhost:8888", "[::1]:8888", net.JoinHostPort(host, "8888")}, "[::]:8888"},
+		{"0.0.0.0:8888", []string{"127.0.0.1:8888", "localhost:8888"}, "0.0.0.0"},
+		{"127.0.0.1:22", []string{"127.0.0.1:22"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.listen, func(t *testing.T) {
+			line := KnownHostsLine(tt.listen, key)
+			kh := filepath.Join(t.TempDir(), "known_hosts")
+			os.WriteFile(kh, []byte(line+"\n"), 0o600)
+			check, err := knownhosts.New(kh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range tt.dial {
+				if err := check(d, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, key); err != nil {
+					t.Errorf("line %q: a client dialling %s: %v", line, d, err)
+				}
+			}
+			if tt.not != "" && strings.Contains(line, tt.not) {
+				t.Errorf("got %q; want no %s in it", line, tt.not)
+			}
+		})
 	}
 }

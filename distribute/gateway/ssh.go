@@ -470,6 +470,7 @@ type target struct {
 	jumps          []string
 	connectTimeout time.Duration
 	config         string
+	serve          bool // a covdist serve (socket=), not an sshd
 }
 
 func (t *target) addr() string { return net.JoinHostPort(t.host, strconv.Itoa(t.port)) }
@@ -561,6 +562,7 @@ func (g *SSH) resolve() (*target, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.serve = g.Subsystem != ""
 	if len(g.KnownHosts) > 0 {
 		t.knownHosts = nil
 		for _, f := range g.KnownHosts {
@@ -734,6 +736,7 @@ type HostKeyError struct {
 	Recorded    []string // when Changed: file:line and fingerprint of each recorded key
 	Files       []string // the known_hosts files searched
 	Revoked     string   // file:line marking the key @revoked, if it is
+	Serve       bool     // the host is a covdist serve, whose key is its --host-key
 	scan        string   // the ssh-keyscan command that fetches the key
 	addTo       string   // the file to add it to
 }
@@ -744,15 +747,25 @@ func (e *HostKeyError) Error() string {
 		return fmt.Sprintf("host key verification failed for %s: its %s key %s is marked @revoked at %s; refusing to connect",
 			e.Host, e.KeyType, e.Fingerprint, e.Revoked)
 	case e.Changed:
+		why := "or the host was reinstalled"
+		if e.Serve {
+			why = "or the covdist serve was started with another --host-key"
+		}
 		return fmt.Sprintf("host key for %s has CHANGED, refusing to connect: the host offered %s key %s, but known_hosts records %s; "+
-			"someone may be intercepting the connection (man-in-the-middle), or the host was reinstalled; "+
+			"someone may be intercepting the connection (man-in-the-middle), %s; "+
 			"only after verifying the new fingerprint with the host's administrator, remove the old key with `ssh-keygen -R %s -f %s` and add the new one with `%s >> %s`",
-			e.Host, e.KeyType, e.Fingerprint, strings.Join(e.Recorded, ", "),
+			e.Host, e.KeyType, e.Fingerprint, strings.Join(e.Recorded, ", "), why,
 			shQuote(e.Host), e.addTo, e.scan, e.addTo)
 	}
-	return fmt.Sprintf("host key verification failed: %s is not a known host (searched %s); it offered %s key %s; "+
-		"verify that fingerprint with the host's administrator (on the host: `ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub`), then add it with `%s >> %s`",
-		e.Host, strings.Join(e.Files, ", "), e.KeyType, e.Fingerprint, scanType(e.KeyType), e.scan, e.addTo)
+	verify := fmt.Sprintf("verify that fingerprint with the host's administrator (on the host: `ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub`)", scanType(e.KeyType))
+	if e.Serve {
+		// A serve's key is no sshd's: it is the --host-key file, and the
+		// serve prints its known_hosts line when it starts.
+		verify = "verify that fingerprint with whoever runs the covdist serve (it prints its known_hosts line when it starts; " +
+			"on its host `ssh-keygen -lf FILE` shows it for its --host-key FILE, by default covdist/serve_host_ed25519 in the user config dir)"
+	}
+	return fmt.Sprintf("host key verification failed: %s is not a known host (searched %s); it offered %s key %s; %s, then add it with `%s >> %s`",
+		e.Host, strings.Join(e.Files, ", "), e.KeyType, e.Fingerprint, verify, e.scan, e.addTo)
 }
 
 func scanType(keyType string) string {
@@ -802,7 +815,7 @@ func hostKeyCheck(t *target) (ssh.HostKeyCallback, []string, error) {
 	}
 	cb := func(_ string, remote net.Addr, key ssh.PublicKey) error {
 		e := &HostKeyError{
-			Host: name, KeyType: key.Type(), Fingerprint: ssh.FingerprintSHA256(key),
+			Host: name, KeyType: key.Type(), Fingerprint: ssh.FingerprintSHA256(key), Serve: t.serve,
 			Files: t.knownHosts, scan: scanCmd(key.Type()), addTo: addTo,
 		}
 		if db == nil {
@@ -993,7 +1006,11 @@ func dedupe(signers []ssh.Signer) []ssh.Signer {
 // authError explains a failed login and what to do.
 func (st *authState) authError(t *target, err error) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s refused authentication as %q (host %q in %s): ", t.addr(), t.user, t.alias, configName(t.config))
+	if t.serve {
+		fmt.Fprintf(&b, "the covdist serve at %s refused authentication (host %q in %s): ", t.addr(), t.alias, configName(t.config))
+	} else {
+		fmt.Fprintf(&b, "%s refused authentication as %q (host %q in %s): ", t.addr(), t.user, t.alias, configName(t.config))
+	}
 	var tried []string
 	if len(st.files) > 0 {
 		tried = append(tried, "identity files "+strings.Join(st.files, ", "))
@@ -1018,7 +1035,11 @@ func (st *authState) authError(t *target, err error) error {
 	for _, f := range st.encrypted {
 		fmt.Fprintf(&b, "; %s is passphrase-protected and covdist cannot prompt: add it to ssh-agent with `ssh-add %s` (with SSH_AUTH_SOCK set)", f, f)
 	}
-	if len(tried) > 0 || len(st.encrypted) == 0 {
+	switch {
+	case len(tried) == 0 && len(st.encrypted) > 0:
+	case t.serve:
+		b.WriteString("; add the public key to the serve's --authorized-keys file and restart the serve, or set IdentityFile for the key it has in the ssh config")
+	default:
 		fmt.Fprintf(&b, "; add the public key to ~%s/.ssh/authorized_keys on the host, or set IdentityFile for it in the ssh config", t.user)
 	}
 	fmt.Fprintf(&b, " (%v)", err)
