@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -44,13 +45,24 @@ type Server struct {
 	// Agent is the command that runs an agent on stdin/stdout; default
 	// this executable with the argument "agent".
 	Agent []string
-	// MaxConns bounds concurrent connections; default 64.
+	// MaxConns bounds authenticated connections at once; default 64. A
+	// client over it is told so when it asks for a session.
 	MaxConns int
+	// MaxStartups bounds connections still in the handshake, not yet
+	// authenticated; default 16. When it is reached a new connection takes
+	// the place of a random one of them (random early drop, as OpenSSH's
+	// MaxStartups), so connections that idle in the handshake cannot lock
+	// out a client that authenticates promptly.
+	MaxStartups int
+	// LoginGrace is how long a connection may take to authenticate;
+	// default 5s.
+	LoginGrace time.Duration
 	// Log receives one line per connection event; default os.Stderr.
 	Log io.Writer
 
 	signer     ssh.Signer
 	authorized map[string]bool
+	logMu      sync.Mutex // connections log at once; Log need not be safe for that
 }
 
 // LoadHostKey reads the host key, creating it first when missing, and
@@ -162,6 +174,8 @@ func (s *Server) logf(format string, args ...any) {
 	if w == nil {
 		w = os.Stderr
 	}
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
 	fmt.Fprintf(w, "covdist serve: "+format+"\n", args...)
 }
 
@@ -190,9 +204,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		s.Agent = []string{self, "agent"}
 	}
-	max := s.MaxConns
-	if max <= 0 {
-		max = 64
+	maxConns, maxStartups, grace := s.MaxConns, s.MaxStartups, s.LoginGrace
+	if maxConns <= 0 {
+		maxConns = 64
+	}
+	if maxStartups <= 0 {
+		maxStartups = 16
+	}
+	if grace <= 0 {
+		grace = 5 * time.Second
 	}
 	cfg := &ssh.ServerConfig{
 		PublicKeyCallback: func(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
@@ -210,7 +230,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		<-ctx.Done()
 		ln.Close()
 	}()
-	slots := make(chan struct{}, max)
+	st := &startups{max: maxStartups}
+	sessions := make(chan struct{}, maxConns)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -225,40 +246,87 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return err
 		}
-		select {
-		case slots <- struct{}{}:
-		default:
-			s.logf("%s: refused, %d connections already", conn.RemoteAddr(), max)
-			conn.Close()
-			continue
+		if victim := st.admit(conn); victim != nil {
+			s.logf("%s: dropped to make room: %d connections were in the handshake, the most there may be (random early drop)", victim.RemoteAddr(), maxStartups)
+			victim.Close()
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-slots }()
-			s.handle(ctx, conn, cfg)
+			s.handle(ctx, conn, cfg, st, grace, sessions)
 		}()
 	}
 }
 
-func (s *Server) handle(ctx context.Context, conn net.Conn, cfg *ssh.ServerConfig) {
+// startups are the connections in the handshake. The accept loop adds
+// each; a handshake that ends, however, removes its own; a new connection
+// over max pushes out a random one.
+type startups struct {
+	mu    sync.Mutex
+	max   int
+	conns []net.Conn
+}
+
+// admit adds c and returns the connection it displaced, if any.
+func (p *startups) admit(c net.Conn) (victim net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.conns) >= p.max {
+		i := mrand.IntN(len(p.conns))
+		victim = p.conns[i]
+		p.conns[i] = p.conns[len(p.conns)-1]
+		p.conns = p.conns[:len(p.conns)-1]
+	}
+	p.conns = append(p.conns, c)
+	return victim
+}
+
+// done removes c, and says whether it was there (not displaced).
+func (p *startups) done(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, x := range p.conns {
+		if x == c {
+			p.conns[i] = p.conns[len(p.conns)-1]
+			p.conns = p.conns[:len(p.conns)-1]
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) handle(ctx context.Context, conn net.Conn, cfg *ssh.ServerConfig, st *startups, grace time.Duration, sessions chan struct{}) {
 	defer conn.Close()
-	// A client gets ten seconds to authenticate.
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn.SetDeadline(time.Now().Add(grace))
 	sconn, chans, reqs, err := ssh.NewServerConn(conn, cfg)
-	if err != nil {
-		s.logf("%s: dropped before anything ran: %v", conn.RemoteAddr(), err)
+	if mine := st.done(conn); err != nil {
+		if mine {
+			s.logf("%s: dropped before anything ran: %v", conn.RemoteAddr(), err)
+		}
 		return
 	}
 	conn.SetDeadline(time.Time{})
 	defer sconn.Close()
 	who := fmt.Sprintf("%s (%s)", sconn.RemoteAddr(), sconn.Permissions.Extensions["key"])
-	s.logf("%s: authenticated", who)
 	go ssh.DiscardRequests(reqs) // keepalives get their (negative) answer
 	go func() {
 		<-ctx.Done()
 		sconn.Close()
 	}()
+	select {
+	case sessions <- struct{}{}:
+		defer func() { <-sessions }()
+	default:
+		// Say why to the client's first session, then hang up.
+		s.logf("%s: refused: %d connections already (--max-conns)", who, cap(sessions))
+		t := time.AfterFunc(grace, func() { sconn.Close() })
+		defer t.Stop()
+		if nc, ok := <-chans; ok {
+			nc.Reject(ssh.ResourceShortage, fmt.Sprintf("covdist serve: %d connections already, its --max-conns; try again later", cap(sessions)))
+		}
+		return
+	}
+	s.logf("%s: authenticated", who)
 	for nc := range chans {
 		if nc.ChannelType() != "session" {
 			nc.Reject(ssh.UnknownChannelType, "only sessions")

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,10 +44,28 @@ func userKey(t *testing.T, dir, name string) (string, ssh.PublicKey) {
 	return path, sp
 }
 
+// syncBuffer is a buffer that a server goroutine writes while a test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
 type served struct {
 	addr     string
 	work     string
-	log      *bytes.Buffer
+	log      *syncBuffer
 	hostKey  ssh.PublicKey
 	userKey  string
 	otherKey string
@@ -55,11 +74,14 @@ type served struct {
 
 // startServe runs a real covdist serve on loopback whose agent is the
 // stand-in agent of ssh_test.go.
-func startServe(t *testing.T) *served {
+func startServe(t *testing.T) *served { return startServeWith(t, nil) }
+
+// startServeWith is startServe with the server adjusted by adjust first.
+func startServeWith(t *testing.T, adjust func(*Server)) *served {
 	t.Helper()
 	t.Setenv("SSH_AUTH_SOCK", "")
 	dir := t.TempDir()
-	s := &served{dir: dir, work: filepath.Join(dir, "work"), log: &bytes.Buffer{}}
+	s := &served{dir: dir, work: filepath.Join(dir, "work"), log: &syncBuffer{}}
 	var pub ssh.PublicKey
 	s.userKey, pub = userKey(t, dir, "user_key")
 	s.otherKey, _ = userKey(t, dir, "other_key")
@@ -71,6 +93,9 @@ func startServe(t *testing.T) *served {
 	srv := &Server{
 		HostKey: filepath.Join(dir, "host_key"), AuthorizedKeys: auth, WorkDir: s.work, Log: s.log,
 		Agent: []string{"/usr/bin/env", stubEnv + "=1", os.Args[0]},
+	}
+	if adjust != nil {
+		adjust(srv)
 	}
 	var err error
 	if s.hostKey, err = srv.LoadHostKey(); err != nil {
@@ -300,5 +325,47 @@ func TestKnownHostsLine(t *testing.T) {
 				t.Errorf("got %q; want no %s in it", line, tt.not)
 			}
 		})
+	}
+}
+
+// Connections that idle in the handshake (more than there are slots for
+// connections) do not lock out a client that authenticates.
+func TestServeIdleConnectionsDoNotLockOut(t *testing.T) {
+	s := startServe(t)
+	for range 80 {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	time.Sleep(100 * time.Millisecond) // all of them accepted
+	g := s.client(t, s.userKey, KnownHostsLine(s.addr, s.hostKey))
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	stream, err := g.Open(ctx)
+	if err != nil {
+		t.Fatalf("an authorised client among 80 idle connections: %v\nserver log:\n%s", err, s.log)
+	}
+	defer stream.Close()
+	handshake(t, stream)
+}
+
+// Authenticated connections have their own limit, and a client over it is
+// told which.
+func TestServeMaxConns(t *testing.T) {
+	s := startServeWith(t, func(srv *Server) { srv.MaxConns = 1 })
+	first, err := s.client(t, s.userKey, KnownHostsLine(s.addr, s.hostKey)).Open(t.Context())
+	if err != nil {
+		t.Fatalf("first client: %v", err)
+	}
+	defer first.Close()
+	second, err := s.client(t, s.userKey, KnownHostsLine(s.addr, s.hostKey)).Open(t.Context())
+	if err == nil {
+		second.Close()
+		t.Fatal("second client: got a session; want a refusal")
+	}
+	if !strings.Contains(err.Error(), "--max-conns") {
+		t.Errorf("second client: got %v; want it to name --max-conns", err)
 	}
 }
