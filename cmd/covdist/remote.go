@@ -90,6 +90,37 @@ func resolveVia(specs, proxies []xspec.Spec) ([]xspec.Spec, error) {
 	return out, nil
 }
 
+// rsyncDirs returns the --rsyncdir directories made absolute, each once,
+// or an error when two would land at one place on a remote worker. It
+// follows distribute's mapping (dirTrees): a directory inside the module
+// goes to the same place under src/, one outside it to ext/ by its base
+// name, so two outside directories of one name cannot both be synced.
+func rsyncDirs(moduleDir string, dirs []string) ([]string, error) {
+	var out []string
+	seen := make(map[string]bool)
+	ext := make(map[string]string) // base name -> the directory going there
+	for _, d := range dirs {
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return nil, fmt.Errorf("--rsyncdir %s: %w", d, err)
+		}
+		if seen[abs] {
+			continue // the config's and the command line's, say
+		}
+		seen[abs] = true
+		if rel, err := filepath.Rel(moduleDir, abs); err != nil || !filepath.IsLocal(rel) && rel != "." {
+			base := filepath.Base(abs)
+			if other, ok := ext[base]; ok {
+				return nil, fmt.Errorf("--rsyncdir %s and %s would both go to ext/%s on remote workers (a directory outside the module goes under ext/ by its base name): "+
+					"sync their common parent instead, or reach one through a symbolic link of another name", other, abs, base)
+			}
+			ext[base] = abs
+		}
+		out = append(out, abs)
+	}
+	return out, nil
+}
+
 // location is where a spec's workers run, for telling platforms apart in
 // each mode: empty for this machine.
 func location(s xspec.Spec) string {

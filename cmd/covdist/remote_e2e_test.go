@@ -691,3 +691,21 @@ func TestRemoteTwoCheckoutsE2E(t *testing.T) {
 		t.Errorf("rerun of checkout A sent %v bytes of content; want 0 (its files are still there)", b)
 	}
 }
+
+// Two --rsyncdir outside the module with one base name would both land at
+// ext/NAME: that is a usage error naming both, before anything runs.
+func TestRemoteRsyncDirsOfOneName(t *testing.T) {
+	mod := remoteModule(t, 0)
+	a, b := filepath.Join(t.TempDir(), "shared"), filepath.Join(t.TempDir(), "shared")
+	os.MkdirAll(a, 0o755)
+	os.MkdirAll(b, 0o755)
+	r := runCovdist(t, mod, "--tx=pipe=env HOME="+t.TempDir(), "--rsyncdir="+a, "--rsyncdir="+b, "./...")
+	if r.code != exitUsage {
+		t.Fatalf("got exit %d; want %d (usage)\n%s", r.code, exitUsage, r.out)
+	}
+	for _, want := range []string{a, b, "ext/shared"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("want %q in:\n%s", want, r.out)
+		}
+	}
+}

@@ -65,3 +65,30 @@ func TestSocketSpecKeys(t *testing.T) {
 		})
 	}
 }
+
+func TestRsyncDirs(t *testing.T) {
+	tests := []struct {
+		name string
+		dirs []string
+		want string // "" for no error; else in the error
+		n    int    // directories kept
+	}{
+		{"distinct", []string{"/mod/a", "/x/shared", "/y/other"}, "", 3},
+		{"one given twice", []string{"/x/shared", "/x/shared/"}, "", 1},
+		{"one name inside and outside", []string{"/mod/shared", "/x/shared"}, "", 2},
+		{"one name outside twice", []string{"/x/shared", "/y/shared"}, "--rsyncdir /x/shared and /y/shared would both go to ext/shared", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := rsyncDirs("/mod", tt.dirs)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("got %v; want no error", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("got %v; want an error holding %q", err, tt.want)
+			case tt.want == "" && len(got) != tt.n:
+				t.Fatalf("got %q; want %d directories", got, tt.n)
+			}
+		})
+	}
+}

@@ -48,6 +48,10 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "covdist: %v\n", err)
 		return exitUsage
 	}
+	if o.rsyncDirs, err = rsyncDirs(moduleDir, o.rsyncDirs); err != nil {
+		fmt.Fprintf(stderr, "covdist: %v\n", err)
+		return exitUsage
+	}
 	if o.looponfail {
 		return loopOnFail(ctx, o, moduleDir, stdout, stderr)
 	}
