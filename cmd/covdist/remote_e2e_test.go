@@ -305,6 +305,67 @@ func TestRemotePipeE2E(t *testing.T) {
 	}
 }
 
+// Two packages with identical testdata files (both empty) on two workers
+// of one host: a test appending to its own file does not change the other
+// package's, as it would if the two were one file on the host.
+func TestRemoteTwinTestdataE2E(t *testing.T) {
+	srv := sshtest.Start(t)
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod":                  "module example.com/twin\n\ngo 1.22\n",
+		"twin/twin.go":            "package twin\n\nfunc T() int { return 7 }\n",
+		"twin/testdata/empty.txt": "",
+		"twin/twin_test.go": `package twin
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+func TestStillEmpty(t *testing.T) {
+	time.Sleep(2 * time.Second)
+	b, err := os.ReadFile("testdata/empty.txt")
+	if err != nil || len(b) != 0 {
+		t.Fatalf("testdata/empty.txt: got %q, %v; nothing in this package wrote it", b, err)
+	}
+	T()
+}
+`,
+		"writer/writer.go":          "package writer\n\nfunc W() int { return 8 }\n",
+		"writer/testdata/empty.log": "",
+		"writer/writer_test.go": `package writer
+
+import (
+	"os"
+	"testing"
+)
+
+func TestAppend(t *testing.T) {
+	f, err := os.OpenFile("testdata/empty.log", os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("written by package writer\n")
+	f.Close()
+	W()
+}
+`,
+	}
+	for name, src := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runCovdist(t, dir, "--tx=2*ssh=sshtest//ssh_config="+srv.Config, "./...")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.out)
+	}
+	mustSummary(t, r.out, 2)
+}
+
 // pipe=ssh HOST: OpenSSH's own client as the pipe, which joins its
 // arguments into one remote command line.
 func TestRemotePipeSSHE2E(t *testing.T) {
