@@ -203,6 +203,8 @@ func TestRemoteSSHE2E(t *testing.T) {
 	os.WriteFile(filepath.Join(mod, "data/testdata/input.txt"), []byte("hello from testdata\n"), 0o644)
 	os.WriteFile(filepath.Join(mod, "data/testdata/extra.txt"), bytes.Repeat([]byte("x"), 10000), 0o644)
 	third := runCovdist(t, mod, spec, "./...")
+	t.Logf("sync_bytes: first run %v, unchanged rerun %v, one new 10000-byte file %v",
+		first.stats["sync_bytes"], second.stats["sync_bytes"], third.stats["sync_bytes"])
 	if b, _ := third.stats["sync_bytes"].(float64); b < 10000 || b > 10000+200 {
 		t.Errorf("third run sent %v bytes of content; want the 10000-byte new file (the unchanged binaries need nothing)", b)
 	}
