@@ -898,25 +898,35 @@ func TestStoreCollects(t *testing.T) {
 }
 
 // A workspace of an older covdist, whose synced files were hard links to
-// the store's objects, is taken over without a transfer, and afterwards no
-// synced file is a name of an object.
+// the store's objects and which has no index, is taken over without a
+// transfer, tree by tree, and afterwards no synced file is a name of an
+// object.
 func TestHardLinkedWorkspaceTakenOver(t *testing.T) {
-	src, root := t.TempDir(), t.TempDir()
-	write(t, src, map[string]string{"a.txt": "content"})
-	obj := filepath.Join(root, filesync.ObjectsDir, hashOf("content"))
-	write(t, root, map[string]string{filesync.ObjectsDir + "/" + hashOf("content"): "content"})
+	defer filesync.SetCollectEvery(0)()
+	root := t.TempDir()
 	stamp := time.Unix(946684800, 0)
-	os.Chtimes(obj, stamp, stamp)
-	os.MkdirAll(filepath.Join(root, "src/p"), 0o755)
-	if err := os.Link(obj, filepath.Join(root, "src/p/a.txt")); err != nil {
-		t.Fatal(err)
+	srcs := map[string]string{}
+	for _, pkg := range []string{"p", "q"} {
+		content := "content of " + pkg
+		srcs[pkg] = t.TempDir()
+		write(t, srcs[pkg], map[string]string{"a.txt": content})
+		obj := filepath.Join(root, filesync.ObjectsDir, hashOf(content))
+		write(t, root, map[string]string{filesync.ObjectsDir + "/" + hashOf(content): content})
+		os.Chtimes(obj, stamp, stamp)
+		os.MkdirAll(filepath.Join(root, "src", pkg), 0o755)
+		if err := os.Link(obj, filepath.Join(root, "src", pkg, "a.txt")); err != nil {
+			t.Fatal(err)
+		}
 	}
-	st := syncTrees(t, root, []filesync.Tree{{Local: src, Remote: "src/p"}}, nil)
-	if st.Bytes != 0 {
-		t.Errorf("got %d content bytes sent; want 0", st.Bytes)
+	for _, pkg := range []string{"p", "q"} {
+		st := syncTrees(t, root, []filesync.Tree{{Local: srcs[pkg], Remote: "src/" + pkg}}, nil)
+		if st.Bytes != 0 {
+			t.Errorf("taking over src/%s: got %d content bytes sent; want 0", pkg, st.Bytes)
+		}
 	}
+	obj := filepath.Join(root, filesync.ObjectsDir, hashOf("content of p"))
 	os.WriteFile(filepath.Join(root, "src/p/a.txt"), []byte("written by a test"), 0o644)
-	if b, _ := os.ReadFile(obj); string(b) != "content" {
+	if b, _ := os.ReadFile(obj); string(b) != "content of p" {
 		t.Fatalf("a write into the synced file reached the store: %q", b)
 	}
 }

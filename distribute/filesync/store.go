@@ -162,12 +162,21 @@ func (s *store) register(root string) error {
 
 // collect removes the objects that neither keep nor the index of any
 // workspace using the store names, and leftovers of interrupted syncs, at
-// most once every collectEvery. It runs under the store lock, so no sync is
+// most once every collectEvery, and not before collectEvery has passed
+// since the store was first seen. It runs under the store lock, so no sync is
 // mid-way. Objects are only a cache (synced files are copies), so an object
 // collected too eagerly costs a transfer, never a test's file; a workspace
 // whose index cannot be read stops the collection all the same.
 func (s *store) collect(keep map[string]bool) {
-	if fi, err := s.r.Lstat(collectedName); err == nil && time.Since(fi.ModTime()) < collectEvery {
+	fi, err := s.r.Lstat(collectedName)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A store never collected may be an older covdist's, whose
+		// workspaces have no index yet: give their next syncs the time to
+		// write one before anything of theirs is thrown away.
+		s.r.WriteFile(collectedName, nil, 0o644)
+		return
+	}
+	if err != nil || time.Since(fi.ModTime()) < collectEvery {
 		return
 	}
 	d, err := s.r.Open(rootsDir)
@@ -212,9 +221,7 @@ func (s *store) collect(keep map[string]bool) {
 		}
 	}
 	now := time.Now()
-	if err := s.r.Chtimes(collectedName, now, now); errors.Is(err, fs.ErrNotExist) {
-		s.r.WriteFile(collectedName, nil, 0o644)
-	}
+	s.r.Chtimes(collectedName, now, now)
 }
 
 // usedBy returns the hashes that the workspace at root holds by its index,
