@@ -336,7 +336,12 @@ func (g *SSH) agentCommand(remoteBin string) string {
 	}
 	dir = remotePath(dir)
 	var b strings.Builder
-	fmt.Fprintf(&b, "mkdir -p %s && cd %s && exec ", dir, dir)
+	if g.Run == "" {
+		fmt.Fprintf(&b, "mkdir -p %s && cd %s && ", dir, dir)
+	}
+	// else the agent claims dir itself (or a sibling) and works there; a
+	// relative dir is from the login directory either way.
+	b.WriteString("exec ")
 	if g.Nice != 0 {
 		fmt.Fprintf(&b, "nice -n %d ", g.Nice)
 	}
