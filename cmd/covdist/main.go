@@ -13,8 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/covdist/covdist/distribute/agent"
 )
 
 // version is the covdist release; agents of another version are not used.
@@ -38,11 +36,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		switch args[0] {
 		case "agent":
 			// Hidden: the worker side, spoken to over stdin/stdout.
-			if err := agent.Serve(ctx, stdin, stdout, agent.Options{Version: version}); err != nil {
-				fmt.Fprintf(stderr, "covdist agent: %v\n", err)
-				return 1
-			}
-			return 0
+			return runAgent(ctx, args[1:], stdin, stdout, stderr)
 		case "merge":
 			return runMerge(ctx, args[1:], stdout, stderr, true)
 		case "report":

@@ -5,9 +5,15 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,6 +75,9 @@ func resolveVia(specs, proxies []xspec.Spec) ([]xspec.Spec, error) {
 		if s.Type != "popen" {
 			return nil, fmt.Errorf("--tx %q: a %s worker cannot go via a proxy: its command decides where it runs", s.Raw, s.Type)
 		}
+		if p.Type == "socket" && s.Chdir != "" {
+			return nil, fmt.Errorf("--tx %q: via=%s names a socket proxy: %s", s.Raw, s.Via, xspec.ChdirSocketMsg)
+		}
 		s.Type, s.User, s.Host, s.Port, s.Command = p.Type, p.User, p.Host, p.Port, p.Command
 		if s.SSHConfig == "" {
 			s.SSHConfig = p.SSHConfig
@@ -77,6 +86,37 @@ func resolveVia(specs, proxies []xspec.Spec) ([]xspec.Spec, error) {
 			s.Chdir = p.Chdir
 		}
 		out = append(out, s)
+	}
+	return out, nil
+}
+
+// rsyncDirs returns the --rsyncdir directories made absolute, each once,
+// or an error when two would land at one place on a remote worker. It
+// follows distribute's mapping (dirTrees): a directory inside the module
+// goes to the same place under src/, one outside it to ext/ by its base
+// name, so two outside directories of one name cannot both be synced.
+func rsyncDirs(moduleDir string, dirs []string) ([]string, error) {
+	var out []string
+	seen := make(map[string]bool)
+	ext := make(map[string]string) // base name -> the directory going there
+	for _, d := range dirs {
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return nil, fmt.Errorf("--rsyncdir %s: %w", d, err)
+		}
+		if seen[abs] {
+			continue // the config's and the command line's, say
+		}
+		seen[abs] = true
+		if rel, err := filepath.Rel(moduleDir, abs); err != nil || !filepath.IsLocal(rel) && rel != "." {
+			base := filepath.Base(abs)
+			if other, ok := ext[base]; ok {
+				return nil, fmt.Errorf("--rsyncdir %s and %s would both go to ext/%s on remote workers (a directory outside the module goes under ext/ by its base name): "+
+					"sync their common parent instead, or reach one through a symbolic link of another name", other, abs, base)
+			}
+			ext[base] = abs
+		}
+		out = append(out, abs)
 	}
 	return out, nil
 }
@@ -111,23 +151,74 @@ func viaSuffix(s xspec.Spec) string {
 	return " via " + location(*s.Proxy)
 }
 
+// workspaces says where the ssh= and pipe= workers of one run keep their
+// files on their hosts.
+type workspaces struct {
+	key string // this coordinator host and checkout (workspaceKey)
+	run string // this run: no other run at the same time shares its workspace
+}
+
+// newWorkspaces is the workspaces of a run in the checkout at moduleDir.
+func newWorkspaces(moduleDir string) workspaces {
+	var b [8]byte
+	rand.Read(b[:])
+	return workspaces{key: workspaceKey(moduleDir), run: hex.EncodeToString(b[:])}
+}
+
+// workspaceKey names a checkout on this coordinator host: its directory's
+// base name, for a human looking at the remote, and a hash of the host name
+// and the directory. Two checkouts (or two users' runs of a copy at the
+// same path on two machines) get two workspaces on a host, so neither
+// overwrites the other's files, and reruns of one checkout find theirs.
+func workspaceKey(moduleDir string) string {
+	host, _ := os.Hostname()
+	sum := sha256.Sum256([]byte(host + "\x00" + moduleDir))
+	base := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, filepath.Base(moduleDir))
+	base = strings.TrimLeft(base, ".")
+	if len(base) > 40 {
+		base = base[:40]
+	}
+	if base == "" {
+		base = "module"
+	}
+	return base + "-" + hex.EncodeToString(sum[:6])
+}
+
+// Where ssh= and pipe= workers keep their files when the spec names no
+// chdir=: a workspace per checkout, and one content store for them all.
+const (
+	remoteWorkRoot = "~/.cache/covdist/work/"
+	remoteStore    = "~/.cache/covdist/objects"
+)
+
 // gatewayFor makes the gateway of one worker, and says whether it is
 // remote (needs files synchronised).
 // agents gives the agent for a remote of another GOOS/GOARCH; nil refuses
 // such remotes.
-func gatewayFor(s xspec.Spec, self string, agents gateway.AgentSource) (distribute.Gateway, bool) {
+func gatewayFor(s xspec.Spec, self string, agents gateway.AgentSource, ws workspaces) (distribute.Gateway, bool) {
 	var via *gateway.SSH
 	if p := s.Proxy; p != nil {
 		via = &gateway.SSH{Host: p.Host, User: p.User, Port: p.Port, ConfigFile: p.SSHConfig}
 	}
+	// A chdir= is the user's: used as it is, with no shared store.
+	chdir, store := s.Chdir, ""
+	if chdir == "" && ws.key != "" {
+		chdir, store = remoteWorkRoot+ws.key, remoteStore
+	}
 	switch s.Type {
 	case "ssh":
 		return &gateway.SSH{Host: s.Host, User: s.User, Port: s.Port, ConfigFile: s.SSHConfig, Via: via,
-			Chdir: s.Chdir, AgentArgs: []string{"agent"}, AgentFor: agents, Nice: s.Nice}, true
+			Chdir: chdir, Run: ws.run, Store: store, AgentArgs: []string{"agent"}, AgentFor: agents, Nice: s.Nice}, true
 	case "socket":
-		return &gateway.SSH{Host: s.Host, Port: s.Port, Subsystem: gateway.AgentSubsystem, ConfigFile: s.SSHConfig, Via: via}, true
+		// No chdir: the serve decides where sessions work (xspec refuses one).
+		return &gateway.SSH{Host: s.Host, Port: s.Port, Subsystem: gateway.AgentSubsystem, ConfigFile: s.SSHConfig, Via: via, Nice: s.Nice}, true
 	case "pipe":
-		return &gateway.Pipe{Command: s.Command, Chdir: s.Chdir, AgentFor: agents, Nice: s.Nice}, true
+		return &gateway.Pipe{Command: s.Command, Chdir: chdir, Run: ws.run, Store: store, AgentFor: agents, Nice: s.Nice}, true
 	}
 	if s.Nice != 0 {
 		return &gateway.Popen{Path: "nice", Args: []string{"-n", strconv.Itoa(s.Nice), self, "agent"}, Dir: s.Chdir, Name: "popen"}, false
@@ -156,7 +247,7 @@ func probeRemotes(ctx context.Context, specs []xspec.Spec, self string) []xspec.
 			continue
 		}
 		results[key] = nil
-		gw, _ := gatewayFor(s, self, nil)
+		gw, _ := gatewayFor(s, self, nil, workspaces{})
 		p, ok := gw.(gateway.Prober)
 		if !ok {
 			continue

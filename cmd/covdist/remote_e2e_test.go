@@ -203,6 +203,8 @@ func TestRemoteSSHE2E(t *testing.T) {
 	os.WriteFile(filepath.Join(mod, "data/testdata/input.txt"), []byte("hello from testdata\n"), 0o644)
 	os.WriteFile(filepath.Join(mod, "data/testdata/extra.txt"), bytes.Repeat([]byte("x"), 10000), 0o644)
 	third := runCovdist(t, mod, spec, "./...")
+	t.Logf("sync_bytes: first run %v, unchanged rerun %v, one new 10000-byte file %v",
+		first.stats["sync_bytes"], second.stats["sync_bytes"], third.stats["sync_bytes"])
 	if b, _ := third.stats["sync_bytes"].(float64); b < 10000 || b > 10000+200 {
 		t.Errorf("third run sent %v bytes of content; want the 10000-byte new file (the unchanged binaries need nothing)", b)
 	}
@@ -299,9 +301,83 @@ func TestRemotePipeE2E(t *testing.T) {
 		t.Fatalf("pipe run: exit %d\n%s", r.code, r.out)
 	}
 	mustSummary(t, r.out, 4)
-	if _, err := os.Stat(filepath.Join(home, ".cache/covdist/work/src/data/testdata/input.txt")); err != nil {
-		t.Errorf("want the package's testdata synced into the pipe worker's workspace: %v", err)
+	// The checkout's own workspace, under the default work root.
+	if m, _ := filepath.Glob(filepath.Join(home, ".cache/covdist/work/*/src/data/testdata/input.txt")); len(m) != 1 {
+		t.Errorf("got %q; want the package's testdata synced into one workspace of the pipe worker", m)
 	}
+}
+
+// Two packages with identical testdata files (both empty) on two workers
+// of one host: a test appending to its own file does not change the other
+// package's, as it would if the two were one file on the host.
+func TestRemoteTwinTestdataE2E(t *testing.T) {
+	srv := sshtest.Start(t)
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod":                  "module example.com/twin\n\ngo 1.22\n",
+		"twin/twin.go":            "package twin\n\nfunc T() int { return 7 }\n",
+		"twin/testdata/empty.txt": "",
+		"twin/twin_test.go": `package twin
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+func TestStillEmpty(t *testing.T) {
+	time.Sleep(2 * time.Second)
+	b, err := os.ReadFile("testdata/empty.txt")
+	if err != nil || len(b) != 0 {
+		t.Fatalf("testdata/empty.txt: got %q, %v; nothing in this package wrote it", b, err)
+	}
+	T()
+}
+`,
+		"writer/writer.go":          "package writer\n\nfunc W() int { return 8 }\n",
+		"writer/testdata/empty.log": "",
+		"writer/writer_test.go": `package writer
+
+import (
+	"os"
+	"testing"
+)
+
+func TestAppend(t *testing.T) {
+	f, err := os.OpenFile("testdata/empty.log", os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("written by package writer\n")
+	f.Close()
+	W()
+}
+`,
+	}
+	for name, src := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runCovdist(t, dir, "--tx=2*ssh=sshtest//ssh_config="+srv.Config, "./...")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.out)
+	}
+	mustSummary(t, r.out, 2)
+}
+
+// pipe=ssh HOST: OpenSSH's own client as the pipe, which joins its
+// arguments into one remote command line.
+func TestRemotePipeSSHE2E(t *testing.T) {
+	srv := sshtest.Start(t)
+	mod := remoteModule(t, 0)
+	r := runCovdist(t, mod, "--tx=2*pipe=ssh -F "+srv.Config+" -o BatchMode=yes "+sshtest.Alias, "./...")
+	if r.code != 0 {
+		t.Fatalf("pipe=ssh run: exit %d\n%s", r.code, r.out)
+	}
+	mustSummary(t, r.out, 4)
 }
 
 // Killing a remote agent mid-test: the worker is reported down, its test
@@ -576,5 +652,123 @@ func TestRemoteViaJumpHostE2E(t *testing.T) {
 	}
 	if !strings.Contains(gate.LogText(), "Accepted publickey") {
 		t.Errorf("the proxy's sshd never let covdist in:\n%s", gate.LogText())
+	}
+}
+
+// checkout writes one checkout of a module whose test says, from its
+// testdata, which checkout it is; it waits (up to 30 s) until the tests of
+// every checkout named in $BARRIER_WANT have synced and started, so all
+// their files are on the host before any reads them.
+func checkout(t *testing.T, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod":              "module example.com/race\n\ngo 1.22\n",
+		"race/race.go":        "package race\n\nconst Want = \"" + name + "\"\n",
+		"race/testdata/v.txt": name + "\n",
+		"race/race_test.go": `package race
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRace(t *testing.T) {
+	barrier := os.Getenv("BARRIER")
+	os.WriteFile(filepath.Join(barrier, Want+"-"+time.Now().Format("150405.000000000")), nil, 0o644)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		all := true
+		for _, w := range strings.Fields(os.Getenv("BARRIER_WANT")) {
+			if m, _ := filepath.Glob(filepath.Join(barrier, w+"-*")); len(m) == 0 {
+				all = false
+			}
+		}
+		if all {
+			break
+		}
+	}
+	b, err := os.ReadFile("testdata/v.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(b)); got != Want {
+		t.Fatalf("testdata says %q; this checkout is %q", got, Want)
+	}
+}
+`,
+	}
+	for name, src := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+var cwdRE = regexp.MustCompile(`\] ssh=\S+ \S+ \S+ pid \d+ cwd: (\S+)`)
+
+// Two checkouts of one module, and one checkout twice, run at once against
+// one host: no run sees another's files, and a later run of a checkout
+// finds its files where it left them.
+func TestRemoteTwoCheckoutsE2E(t *testing.T) {
+	srv := sshtest.Start(t)
+	a, b := checkout(t, "A"), checkout(t, "B")
+	barrier := t.TempDir()
+	spec := "--tx=ssh=sshtest//ssh_config=" + srv.Config + "//env:BARRIER=" + barrier + "//env:BARRIER_WANT=A B"
+	dirs := []string{a, b, a}
+	results := make([]runResult, len(dirs))
+	var wg sync.WaitGroup
+	for i, dir := range dirs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = runCovdist(t, dir, "-v", spec, "./race")
+		}()
+	}
+	wg.Wait()
+	cwds := make([]string, len(dirs))
+	for i, r := range results {
+		if r.code != 0 {
+			t.Errorf("run %d (checkout %s): exit %d\n%s", i, filepath.Base(dirs[i]), r.code, r.out)
+		}
+		if m := cwdRE.FindStringSubmatch(r.out); m != nil {
+			cwds[i] = m[1]
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	if cwds[0] == "" || cwds[0] == cwds[1] || cwds[0] == cwds[2] || cwds[1] == cwds[2] {
+		t.Fatalf("got workspaces %q; want three distinct ones", cwds)
+	}
+	again := runCovdist(t, a, "-v", spec, "./race")
+	if again.code != 0 {
+		t.Fatalf("rerun of checkout A: exit %d\n%s", again.code, again.out)
+	}
+	if b, _ := again.stats["sync_bytes"].(float64); b != 0 {
+		t.Errorf("rerun of checkout A sent %v bytes of content; want 0 (its files are still there)", b)
+	}
+}
+
+// Two --rsyncdir outside the module with one base name would both land at
+// ext/NAME: that is a usage error naming both, before anything runs.
+func TestRemoteRsyncDirsOfOneName(t *testing.T) {
+	mod := remoteModule(t, 0)
+	a, b := filepath.Join(t.TempDir(), "shared"), filepath.Join(t.TempDir(), "shared")
+	os.MkdirAll(a, 0o755)
+	os.MkdirAll(b, 0o755)
+	r := runCovdist(t, mod, "--tx=pipe=env HOME="+t.TempDir(), "--rsyncdir="+a, "--rsyncdir="+b, "./...")
+	if r.code != exitUsage {
+		t.Fatalf("got exit %d; want %d (usage)\n%s", r.code, exitUsage, r.out)
+	}
+	for _, want := range []string{a, b, "ext/shared"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("want %q in:\n%s", want, r.out)
+		}
 	}
 }

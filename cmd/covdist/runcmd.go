@@ -58,6 +58,10 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "covdist: %v\n", err)
 		return exitUsage
 	}
+	if o.rsyncDirs, err = rsyncDirs(moduleDir, o.rsyncDirs); err != nil {
+		fmt.Fprintf(stderr, "covdist: %v\n", err)
+		return exitUsage
+	}
 	if o.looponfail {
 		return loopOnFail(ctx, o, moduleDir, stdout, stderr)
 	}
@@ -170,6 +174,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 		plan.MaxFail = 1
 	}
 	agents := newAgentBuilder(self, func(s string) { term.printf("covdist: %s\n", s) })
+	ws := newWorkspaces(moduleDir)
 	nWorkers := 0
 	for i, b := range built {
 		pl := &distribute.Platform{Name: b.Name, GOOS: b.GOOS, GOARCH: b.GOARCH, GoVersion: b.GoVersion, Header: b.Header, Binaries: make(map[string]distribute.Binary),
@@ -178,7 +183,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 			if buildErrs[i] != nil {
 				break
 			}
-			gw, remote := gatewayFor(spec, self, agents.For)
+			gw, remote := gatewayFor(spec, self, agents.For, ws)
 			pl.Workers = append(pl.Workers, distribute.Worker{ID: fmt.Sprintf("gw%d", nWorkers), Gateway: gw, Remote: remote})
 			if remote && plan.Sync == nil {
 				plan.Sync = &distribute.Sync{ModuleDir: moduleDir, BinDir: binDir, Dirs: o.rsyncDirs, Ignore: o.rsyncIgnore}

@@ -20,8 +20,10 @@ Run workers for coordinators that reach this machine with --tx socket=HOST:PORT.
 The server speaks the SSH protocol: connections are encrypted, clients pin
 the server's host key in their known_hosts (the line to add is printed at
 start), and only clients holding a key listed in --authorized-keys get in;
-anyone else is dropped during the handshake, before anything runs. Each
-session runs one agent in a workspace of its own, removed when it ends.
+anyone else is dropped during the handshake, before anything runs. A
+connection has 5 seconds to authenticate, and connections idling in the
+handshake cannot crowd out a client that authenticates. Each session runs
+one agent in a workspace of its own, removed when it ends.
 
 Example:
   covdist serve --listen 127.0.0.1:8888 --authorized-keys ~/.ssh/covdist_clients
@@ -39,7 +41,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	authorized := fs.String("authorized-keys", "", "OpenSSH authorized_keys `file`: the only keys let in (required)")
 	hostKey := fs.String("host-key", "", "private host key `file`, created when missing (default: covdist/serve_host_ed25519 in the user config dir)")
 	workDir := fs.String("workdir", "", "`dir` for the sessions' workspaces (default: a new temporary directory)")
-	maxConns := fs.Int("max-conns", 64, "at most `N` connections at once")
+	maxConns := fs.Int("max-conns", 64, "at most `N` authenticated connections at once")
+	maxStartups := fs.Int("max-startups", 16, "at most `N` connections in the handshake at once; past that a random one is dropped for each new one")
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsage)
@@ -63,7 +66,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		*hostKey = filepath.Join(dir, "covdist", "serve_host_ed25519")
 	}
-	srv := &gateway.Server{HostKey: *hostKey, AuthorizedKeys: *authorized, WorkDir: *workDir, MaxConns: *maxConns, Log: stderr}
+	srv := &gateway.Server{HostKey: *hostKey, AuthorizedKeys: *authorized, WorkDir: *workDir, MaxConns: *maxConns, MaxStartups: *maxStartups, Log: stderr}
 	pub, err := srv.LoadHostKey()
 	if err != nil {
 		fmt.Fprintf(stderr, "covdist serve: %v\n", err)
@@ -76,6 +79,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	fmt.Fprintf(stdout, "covdist serve: listening on %s\nclients trust this server with this line in their known_hosts:\n%s\n",
 		ln.Addr(), gateway.KnownHostsLine(ln.Addr().String(), pub))
+	if names := gateway.KnownHostsNames(ln.Addr().String()); len(names) > 1 {
+		fmt.Fprintf(stdout, "(it names this host as %d clients may reach it; a client that uses another name or address must add it, comma-separated, as [NAME]:PORT)\n", len(names))
+	}
 	if err := srv.Serve(ctx, ln); err != nil {
 		fmt.Fprintf(stderr, "covdist serve: %v\n", err)
 		return exitUsage

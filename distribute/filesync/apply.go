@@ -13,17 +13,18 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/covdist/covdist/distribute/wire"
 )
 
-// stamp is the modification time of every stored object. Materialised files
-// are hard links to their objects, so a test that writes into one changes
-// the object too; its modification time then differs from stamp, and the
-// object is treated as missing and fetched again rather than trusted.
+// stamp is the modification time of every stored object. Nothing writes an
+// object once stored (synced files are copies, never hard links to it), so
+// one whose modification time differs was changed behind the store's back
+// (or by an older covdist, whose synced files were hard links) and is
+// treated as missing and fetched again rather than trusted.
 var stamp = time.Unix(946684800, 0) // 2000-01-01
 
 // emptyHash is the SHA-256 of no bytes; a file of size 0 must carry it.
@@ -31,18 +32,29 @@ var emptyHash = func() string { s := sha256.Sum256(nil); return hex.EncodeToStri
 
 // Apply is the agent's side of a sync: m has just arrived on conn, and
 // Apply mirrors it under root, the agent's workspace. It answers with the
-// hashes missing from root's content store, receives their blobs (checking
-// each against its hash before storing it), then removes entries of the
-// manifest's trees that m does not list, writes every listed entry as a hard
-// link to (or copy of) its stored object, and answers SyncDone.
+// hashes that neither a file already in place nor the content store holds,
+// receives their blobs (checking each against its hash before storing it),
+// then removes entries of the manifest's trees that m does not list, writes
+// every listed entry that is not in place as a copy of its stored object,
+// and answers SyncDone.
+//
+// Every synced file is a file of its own: two packages' identical testdata
+// files are two files, and the store's objects are never a name of either,
+// so a test that writes its testdata changes nothing else. A file is known
+// to be in place, without reading it, by the workspace's index: the hash
+// and the identity (inode and change time) of what the last sync wrote.
+//
+// The content store is root's own (ObjectsDir) unless the workspace's
+// marker names one shared with other workspaces (see Claim).
 //
 // A refusal (an unsafe manifest, a symbolic link on the way out of root)
 // and a local failure (a full disk) are sent to the coordinator in SyncDone
 // and returned in it; the returned error is only for the stream: a broken
 // or out-of-order blob sequence, after which conn is unusable.
 //
-// Syncs into one root are serialised through a lock file in the store, so
-// workers sharing a host and a workspace do not trip over each other.
+// Syncs through one store are serialised through a lock file in it, so
+// workers sharing a host and a workspace (or a store) do not trip over each
+// other.
 func Apply(ctx context.Context, conn *wire.Conn, root string, m *wire.SyncManifest) (*wire.SyncDone, error) {
 	done := &wire.SyncDone{}
 	reply := func(err error) (*wire.SyncDone, error) {
@@ -53,6 +65,10 @@ func Apply(ctx context.Context, conn *wire.Conn, root string, m *wire.SyncManife
 	}
 	if err := Validate(m); err != nil {
 		return reply(fmt.Errorf("refusing the sync manifest: %w", err))
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return reply(fmt.Errorf("opening the workspace: %w", err))
 	}
 	r, err := os.OpenRoot(root)
 	if err != nil {
@@ -76,19 +92,18 @@ func Apply(ctx context.Context, conn *wire.Conn, root string, m *wire.SyncManife
 	if err := a.checkOutside(); err != nil {
 		return reply(err)
 	}
-	if err := a.openStore(); err != nil {
+	if a.s, err = openStore(r, root); err != nil {
 		return reply(err)
 	}
-	unlock, err := lockStore(ctx, r)
+	defer a.s.Close()
+	unlock, err := lockStore(ctx, a.s.r)
 	if err != nil {
 		return reply(fmt.Errorf("locking the content store: %w", err))
 	}
 	defer unlock()
 
-	need, sizes, err := a.missing()
-	if err != nil {
-		return reply(err)
-	}
+	a.readIndex()
+	need, sizes := a.missing()
 	if err := conn.Send(wire.KindSyncNeed, wire.SyncNeed{Hashes: need}); err != nil {
 		return done, err
 	}
@@ -108,29 +123,33 @@ func Apply(ctx context.Context, conn *wire.Conn, root string, m *wire.SyncManife
 	if err := a.materialise(); err != nil {
 		return reply(err)
 	}
-	a.collect()
+	if err := a.writeIndexes(); err != nil {
+		return reply(err)
+	}
+	if len(need) > 0 || a.written > 0 || a.removed > 0 {
+		// Only a sync that changed something can have left garbage.
+		if err := a.s.register(root); err == nil {
+			a.s.collect(a.hashes())
+		}
+	}
 	done.Files, done.Removed = a.written, a.removed
 	return reply(nil)
 }
 
 type applier struct {
 	r       *os.Root
+	s       *store
 	m       *wire.SyncManifest
 	trees   map[string]bool
 	entries map[string]*wire.SyncFile
-	dirs    map[string]bool // directories the manifest needs
-	made    map[string]bool // directories known to be real
-	exec    map[string]bool // hash -> the exec bit of its first file
-	failed  error           // the first local failure while receiving
+	dirs    map[string]bool        // directories the manifest needs
+	made    map[string]bool        // directories known to be real
+	index   map[string]indexEntry  // path -> what the last sync wrote there
+	inPlace map[string]bool        // regular files that hold their content already
+	wrote   map[string]*indexEntry // path -> what this sync leaves there
+	failed  error                  // the first local failure while receiving
 	written int
 	removed int
-}
-
-func objectName(hash string, exec bool) string {
-	if exec {
-		return ObjectsDir + "/" + hash + ".x"
-	}
-	return ObjectsDir + "/" + hash
 }
 
 func perm(exec bool) fs.FileMode {
@@ -186,91 +205,64 @@ func kindOf(m fs.FileMode) string {
 	return "special file"
 }
 
-func (a *applier) openStore() error {
-	fi, err := a.r.Lstat(ObjectsDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		err = a.r.Mkdir(ObjectsDir, 0o755)
-		if errors.Is(err, fs.ErrExist) {
-			fi, err = a.r.Lstat(ObjectsDir)
+// readIndex loads what the last syncs wrote into the manifest's trees. An
+// index that cannot be read only makes its files look out of place, to be
+// written again.
+func (a *applier) readIndex() {
+	a.index = make(map[string]indexEntry)
+	for _, t := range a.m.Trees {
+		idx, err := readIndexFile(a.r, indexName(t))
+		if err != nil || idx.Tree != t {
+			continue
+		}
+		for _, e := range idx.Files {
+			if treeOf(a.trees, e.Path) == t {
+				a.index[e.Path] = e
+			}
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("opening the content store: %w", err)
+}
+
+// placed reports whether the regular file f is already in place: the file
+// there is the very one a sync wrote with f's content and mode, and nothing
+// has written, touched, chmodded or replaced it since.
+func (a *applier) placed(f *wire.SyncFile) bool {
+	e, ok := a.index[f.Path]
+	if !ok || e.Hash != f.Hash || e.Exec != f.Exec {
+		return false
 	}
-	if fi != nil && !fi.IsDir() {
-		return fmt.Errorf("%w: the content store %q is a %s", ErrUnsafe, ObjectsDir, kindOf(fi.Mode()))
-	}
-	return nil
+	fi, err := a.r.Lstat(f.Path)
+	return err == nil && fi.Mode().IsRegular() && fi.Size() == f.Size && fi.Mode().Perm() == perm(f.Exec) &&
+		linkCount(fi) == 1 && fileID(fi) == e.ID
 }
 
-// valid reports whether the stored object name holds size bytes untouched
-// since it was stored.
-func (a *applier) valid(name string, size int64, exec bool) bool {
-	fi, err := a.r.Lstat(name)
-	return err == nil && fi.Mode().IsRegular() && fi.Size() == size && fi.ModTime().Equal(stamp) && fi.Mode().Perm() == perm(exec)
-}
-
-func (a *applier) has(hash string, size int64) bool {
-	return a.valid(objectName(hash, false), size, false) || a.valid(objectName(hash, true), size, true)
-}
-
-// missing returns the hashes the store lacks, in manifest order, and every
-// hash's size. Empty content is stored on the spot.
-func (a *applier) missing() ([]string, map[string]int64, error) {
+// missing returns the hashes that are needed, in manifest order: those of
+// files not in place whose content the store lacks. It returns every hash's
+// size too.
+func (a *applier) missing() ([]string, map[string]int64) {
 	var need []string
 	sizes := make(map[string]int64)
-	a.exec = make(map[string]bool)
-	for _, f := range a.m.Files {
+	asked := make(map[string]bool)
+	a.inPlace = make(map[string]bool)
+	for i := range a.m.Files {
+		f := &a.m.Files[i]
 		if f.Link != "" || f.Dir {
 			continue
 		}
-		if _, seen := sizes[f.Hash]; seen {
-			continue
-		}
 		sizes[f.Hash] = f.Size
-		a.exec[f.Hash] = f.Exec
-		if a.has(f.Hash, f.Size) {
+		if a.placed(f) {
+			a.inPlace[f.Path] = true
 			continue
 		}
-		if f.Size == 0 {
-			if err := a.store(nil, f.Hash, f.Exec); err != nil {
-				return nil, nil, err
-			}
+		if f.Size == 0 || asked[f.Hash] {
 			continue
 		}
-		need = append(need, f.Hash)
-	}
-	return need, sizes, nil
-}
-
-// store makes a verified object from a temporary file in the store (or from
-// nothing, when tmp is nil) by stamping and renaming it.
-func (a *applier) store(tmp *string, hash string, exec bool) error {
-	name := objectName(hash, exec)
-	src := ""
-	if tmp != nil {
-		src = *tmp
-	} else {
-		src = tempName(ObjectsDir + "/x")
-		f, err := a.r.OpenFile(src, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err != nil {
-			return fmt.Errorf("storing %s: %w", hash, err)
+		asked[f.Hash] = true
+		if !a.s.has(f.Hash, f.Size) {
+			need = append(need, f.Hash)
 		}
-		f.Close()
 	}
-	if err := a.r.Chmod(src, perm(exec)); err != nil {
-		a.r.Remove(src)
-		return fmt.Errorf("storing %s: %w", hash, err)
-	}
-	if err := a.r.Chtimes(src, stamp, stamp); err != nil {
-		a.r.Remove(src)
-		return fmt.Errorf("storing %s: %w", hash, err)
-	}
-	if err := a.r.Rename(src, name); err != nil {
-		a.r.Remove(src)
-		return fmt.Errorf("storing %s: %w", hash, err)
-	}
-	return nil
+	return need, sizes
 }
 
 // receive reads one blob's chunks from conn and returns the content bytes
@@ -285,8 +277,8 @@ func (a *applier) receive(ctx context.Context, conn *wire.Conn, hash string, siz
 		err error
 	)
 	if a.failed == nil {
-		tmp = tempName(ObjectsDir + "/x")
-		f, err = a.r.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		tmp = tempName("x")
+		f, err = a.s.r.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err != nil {
 			a.failed = fmt.Errorf("storing %s: %w", hash, err)
 		}
@@ -297,7 +289,7 @@ func (a *applier) receive(ctx context.Context, conn *wire.Conn, hash string, siz
 		}
 		if f != nil {
 			f.Close()
-			a.r.Remove(tmp)
+			a.s.r.Remove(tmp)
 			f = nil
 		}
 	}
@@ -354,16 +346,16 @@ func (a *applier) receive(ctx context.Context, conn *wire.Conn, hash string, siz
 		return got, nil
 	}
 	if err := f.Close(); err != nil {
-		a.r.Remove(tmp)
+		a.s.r.Remove(tmp)
 		a.failed = fmt.Errorf("storing %s: %w", hash, err)
 		return got, nil
 	}
 	if sum := hex.EncodeToString(h.Sum(nil)); sum != hash {
-		a.r.Remove(tmp)
+		a.s.r.Remove(tmp)
 		a.failed = fmt.Errorf("content sent as %s hashes to %s (did the file change during the sync?)", hash, sum)
 		return got, nil
 	}
-	a.failed = a.store(&tmp, hash, a.exec[hash])
+	a.failed = a.s.put(tmp, hash)
 	return got, nil
 }
 
@@ -464,6 +456,7 @@ func (a *applier) pruneEntry(p string, mode fs.FileMode) error {
 // materialise writes every entry, leaving alone those already in place.
 func (a *applier) materialise() error {
 	a.made = make(map[string]bool)
+	a.wrote = make(map[string]*indexEntry)
 	for i := range a.m.Files {
 		f := &a.m.Files[i]
 		var err error
@@ -550,96 +543,74 @@ func (a *applier) link(f *wire.SyncFile) error {
 	return a.replace(tmp, f.Path)
 }
 
+// file writes the regular file f as a copy of its stored object (an empty
+// one from nothing), unless it is in place.
 func (a *applier) file(f *wire.SyncFile) error {
-	obj, err := a.object(f.Hash, f.Size, f.Exec)
-	if err != nil {
-		return err
+	if a.inPlace[f.Path] {
+		e := a.index[f.Path]
+		a.wrote[f.Path] = &e
+		return nil
 	}
 	if err := a.mkdirs(path.Dir(f.Path)); err != nil {
 		return err
 	}
-	if fi, err := a.r.Lstat(f.Path); err == nil && fi.Mode().IsRegular() {
-		if ofi, err := a.r.Lstat(obj); err == nil && os.SameFile(fi, ofi) {
-			return nil
+	tmp := tempName(f.Path)
+	if f.Size == 0 {
+		out, err := a.r.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm(f.Exec))
+		if err == nil {
+			err = out.Chmod(perm(f.Exec))
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			a.r.Remove(tmp)
+			return err
+		}
+	} else if err := copyFile(a.s.r, f.Hash, a.r, tmp, perm(f.Exec), f.Size); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("content %s is missing from the store", f.Hash)
+		}
+		return err
+	}
+	if err := a.replace(tmp, f.Path); err != nil {
+		return err
+	}
+	fi, err := a.r.Lstat(f.Path)
+	if err != nil {
+		return err
+	}
+	a.wrote[f.Path] = &indexEntry{Path: f.Path, Hash: f.Hash, Exec: f.Exec, ID: fileID(fi)}
+	return nil
+}
+
+// writeIndexes records, per tree of the manifest, what is now in place.
+func (a *applier) writeIndexes() error {
+	byTree := make(map[string]*index, len(a.m.Trees))
+	for _, t := range a.m.Trees {
+		byTree[t] = &index{Tree: t, Files: []indexEntry{}}
+	}
+	for i := range a.m.Files {
+		if e := a.wrote[a.m.Files[i].Path]; e != nil {
+			idx := byTree[treeOf(a.trees, e.Path)]
+			idx.Files = append(idx.Files, *e)
 		}
 	}
-	tmp := tempName(f.Path)
-	if err := a.r.Link(obj, tmp); err != nil {
-		// No hard links here (another file system, a FAT volume): copy.
-		if err := a.copy(obj, tmp, f.Exec); err != nil {
+	for _, t := range a.m.Trees {
+		if err := writeIndex(a.r, byTree[t]); err != nil {
 			return err
 		}
 	}
-	return a.replace(tmp, f.Path)
+	return nil
 }
 
-// object returns the stored object for hash with the wanted exec bit, made
-// from the other variant when only that is stored: a hard link shares its
-// mode, so each variant is its own file.
-func (a *applier) object(hash string, size int64, exec bool) (string, error) {
-	name := objectName(hash, exec)
-	if a.valid(name, size, exec) {
-		return name, nil
-	}
-	other := objectName(hash, !exec)
-	if !a.valid(other, size, !exec) {
-		return "", fmt.Errorf("content %s is missing from the store", hash)
-	}
-	tmp := tempName(name)
-	if err := a.copy(other, tmp, exec); err != nil {
-		return "", err
-	}
-	return name, a.store(&tmp, hash, exec)
-}
-
-func (a *applier) copy(from, to string, exec bool) error {
-	in, err := a.r.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := a.r.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm(exec))
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		a.r.Remove(to)
-		return err
-	}
-	if err := out.Close(); err != nil {
-		a.r.Remove(to)
-		return err
-	}
-	return a.r.Chmod(to, perm(exec))
-}
-
-// collect removes stored objects that nothing uses any more, and leftovers
-// of interrupted syncs, so the store does not grow with every rebuild of a
-// test binary. An object is in use when this manifest lists it or when a
-// file of the workspace still links to it: a coordinator syncs one manifest
-// per package, and each must not throw away the others' content. It runs
-// under the store lock, so no other sync is mid-way.
-func (a *applier) collect() {
+// hashes returns the set of the manifest's content hashes.
+func (a *applier) hashes() map[string]bool {
 	keep := make(map[string]bool)
 	for _, f := range a.m.Files {
 		if f.Hash != "" {
 			keep[f.Hash] = true
 		}
 	}
-	d, err := a.r.Open(ObjectsDir)
-	if err != nil {
-		return
-	}
-	names, _ := d.Readdirnames(-1)
-	d.Close()
-	for _, n := range names {
-		if n == lockName || keep[strings.TrimSuffix(n, ".x")] {
-			continue
-		}
-		if fi, err := a.r.Lstat(ObjectsDir + "/" + n); err == nil && linkCount(fi) > 1 {
-			continue // a synced file of another tree still links to it
-		}
-		a.r.Remove(ObjectsDir + "/" + n)
-	}
+	return keep
 }

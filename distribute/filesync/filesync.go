@@ -4,10 +4,16 @@
 //
 // The coordinator builds a Manifest of trees (Build) and pushes it over the
 // wire protocol (Push); the agent mirrors it under its workspace root
-// (Apply). Content travels by SHA-256: the agent keeps a content store under
-// root/.covdist-objects and asks only for the hashes it lacks, so a second
-// sync of an unchanged tree sends no file content and a one-file change
-// sends about that file.
+// (Apply). Content travels by SHA-256: the agent keeps a content store (its
+// workspace's own under root/.covdist-objects, or one shared by the
+// workspaces of a host) and asks only for the hashes that neither it nor a
+// file already in place holds, so a second sync of an unchanged tree sends
+// no file content and a one-file change sends about that file. Every synced
+// file is a copy of its own, never a hard link to the store or to another
+// synced file, so what one test writes no other test reads.
+//
+// Claim gives each coordinator's run a workspace that no other run uses at
+// the same time.
 //
 // Nothing outside the named trees is ever written or removed: paths that are
 // empty, absolute, hold "..", a backslash or a NUL, symbolic links whose
@@ -39,8 +45,10 @@ const (
 	MaxTotalSize = 32 << 30 // bytes declared by one manifest, all files
 )
 
-// ObjectsDir is the content store's directory under the workspace root. No
-// tree may be or contain it.
+// ObjectsDir is the content store's directory under the workspace root,
+// when the workspace has a store of its own. No tree may be or contain it,
+// nor any other top-level name starting with ".covdist-" (covdist's own
+// files: the store, the sync index, the claim locks).
 const ObjectsDir = ".covdist-objects"
 
 // Tree names a local directory or file and where it goes in the workspace.
@@ -77,7 +85,8 @@ var ErrUnsafe = errors.New("unsafe path")
 
 // CheckPath reports whether p is a safe workspace-relative path: non-empty,
 // clean, slash-separated, relative, free of "..", backslashes, colons
-// (Windows drive letters and streams) and NULs, and outside the content store.
+// (Windows drive letters and streams) and NULs, and outside covdist's own
+// files (the content store, the index).
 func CheckPath(p string) error {
 	switch {
 	case p == "":
@@ -104,6 +113,9 @@ func CheckPath(p string) error {
 	}
 	if p == ObjectsDir || strings.HasPrefix(p, ObjectsDir+"/") {
 		return fmt.Errorf("%w: %q is inside the content store", ErrUnsafe, p)
+	}
+	if first, _, _ := strings.Cut(p, "/"); strings.HasPrefix(first, ".covdist-") {
+		return fmt.Errorf("%w: %q is among covdist's own files in the workspace", ErrUnsafe, p)
 	}
 	return nil
 }

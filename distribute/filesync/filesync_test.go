@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -156,7 +157,8 @@ func write(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
-// snapshot describes dir like write's input, leaving out the content store.
+// snapshot describes dir like write's input, leaving out covdist's own
+// files (the content store, the index).
 func snapshot(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	got := map[string]string{}
@@ -166,8 +168,11 @@ func snapshot(t *testing.T, dir string) map[string]string {
 		}
 		rel, _ := filepath.Rel(dir, p)
 		rel = filepath.ToSlash(rel)
-		if rel == filesync.ObjectsDir {
-			return filepath.SkipDir
+		if strings.HasPrefix(rel, ".covdist-") && !strings.Contains(rel, "/") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil // covdist's own: the store, the index, the claim
 		}
 		if rel == "." {
 			return nil
@@ -370,9 +375,9 @@ func TestResync(t *testing.T) {
 	}
 }
 
-// A test that writes into a synced file writes into the store's object too
-// (a hard link); the next sync must notice and restore it.
-func TestTamperedObjectIsRefetched(t *testing.T) {
+// A test that writes into a synced file writes into its own copy: the next
+// sync notices and puts it back from the store, sending nothing.
+func TestTamperedFileIsRestored(t *testing.T) {
 	src, root := t.TempDir(), t.TempDir()
 	write(t, src, map[string]string{"golden.txt": "want"})
 	trees := []filesync.Tree{{Local: src, Remote: "src/p"}}
@@ -380,6 +385,28 @@ func TestTamperedObjectIsRefetched(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "src/p/golden.txt"), []byte("oops"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	st := syncTrees(t, root, trees, nil)
+	if st.Sent != 0 || st.Written != 1 {
+		t.Fatalf("got %+v; want the file rewritten from the store, nothing sent", st)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "src/p/golden.txt")); string(b) != "want" {
+		t.Fatalf("got %q; want %q", b, "want")
+	}
+}
+
+// An object changed behind the store's back is not trusted: it is fetched
+// again when a file needs it.
+func TestTamperedObjectIsRefetched(t *testing.T) {
+	src, root := t.TempDir(), t.TempDir()
+	write(t, src, map[string]string{"golden.txt": "want"})
+	trees := []filesync.Tree{{Local: src, Remote: "src/p"}}
+	syncTrees(t, root, trees, nil)
+	obj := filepath.Join(root, filesync.ObjectsDir, hashOf("want"))
+	os.Chmod(obj, 0o644)
+	if err := os.WriteFile(obj, []byte("oops"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(root, "src/p/golden.txt"))
 	st := syncTrees(t, root, trees, nil)
 	if st.Sent != 1 {
 		t.Fatalf("got %d blobs sent; want 1", st.Sent)
@@ -556,6 +583,7 @@ func TestSync50MB(t *testing.T) {
 	t.Logf("first sync:  %d content bytes, %d wire bytes, %v", first.Bytes, first.Wire, t1.Sub(t0).Round(time.Millisecond))
 	t.Logf("second sync: %d content bytes, %d wire bytes, %v", second.Bytes, second.Wire, t2.Sub(t1).Round(time.Millisecond))
 	t.Logf("one change:  %d content bytes, %d wire bytes, %v", third.Bytes, third.Wire, t3.Sub(t2).Round(time.Millisecond))
+	t.Logf("workspace and store: %d MB on disk", diskUsage(t, root)>>20)
 	if first.Bytes != files*size || first.Wire > first.Bytes+first.Bytes/100 {
 		t.Errorf("first sync: got %d content and %d wire bytes; want %d and about that", first.Bytes, first.Wire, files*size)
 	}
@@ -569,6 +597,30 @@ func TestSync50MB(t *testing.T) {
 	if err != nil || !bytes.Equal(b, buf) {
 		t.Fatalf("changed file not in place: %v", err)
 	}
+}
+
+// diskUsage is what dir takes on disk, counting a file of several names once.
+func diskUsage(t *testing.T, dir string) int64 {
+	t.Helper()
+	var n int64
+	seen := map[[2]uint64]bool{}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			if k := [2]uint64{uint64(st.Dev), st.Ino}; !seen[k] {
+				seen[k] = true
+				n += st.Blocks * 512
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 // Test binaries compress well; a compressible blob travels compressed.
@@ -662,5 +714,219 @@ func TestAgentServe(t *testing.T) {
 	cw.Close()
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
+	}
+}
+
+// Identical files of two packages (two empty testdata files, say) are each
+// their own on the agent: a test writing its package's file changes neither
+// the other package's nor the content store, and the next sync puts the
+// file back from the store without sending it again.
+func TestSyncedFilesAreTheirOwn(t *testing.T) {
+	a, b, root := t.TempDir(), t.TempDir(), t.TempDir()
+	write(t, a, map[string]string{"testdata/empty.txt": "", "testdata/same.txt": "same", "run.sh*": "same"})
+	write(t, b, map[string]string{"testdata/empty.log": "", "testdata/same.txt": "same"})
+	ta := []filesync.Tree{{Local: a, Remote: "src/a"}}
+	tb := []filesync.Tree{{Local: b, Remote: "src/b"}}
+	syncTrees(t, root, ta, nil)
+	syncTrees(t, root, tb, nil)
+
+	for _, p := range []string{"src/b/testdata/empty.log", "src/b/testdata/same.txt"} {
+		f, err := os.OpenFile(filepath.Join(root, p), os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("written by package b\n")
+		f.Close()
+	}
+	want := map[string]string{"src/a/testdata/empty.txt": "", "src/a/testdata/same.txt": "same", "src/a/run.sh*": "same",
+		"src/b/testdata/empty.log": "written by package b\n", "src/b/testdata/same.txt": "samewritten by package b\n"}
+	if d := diff(snapshot(t, root), want); d != "" {
+		t.Fatalf("a write into package b's files reached others: %s", d)
+	}
+	// Every stored object still holds the content its name promises, and
+	// no synced file is a name of one.
+	var objects []os.FileInfo
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		name := d.Name()
+		if len(name) < 64 || strings.Contains(p, "/.covdist-tmp-") {
+			return nil
+		}
+		if rel, _ := filepath.Rel(root, p); strings.HasPrefix(rel, filesync.ObjectsDir+"/") {
+			b, _ := os.ReadFile(p)
+			if h := hashOf(string(b)); !strings.HasPrefix(name, h) {
+				t.Errorf("stored object %s holds content hashing to %s", rel, h)
+			}
+			fi, _ := os.Lstat(p)
+			objects = append(objects, fi)
+		}
+		return nil
+	})
+	filepath.WalkDir(filepath.Join(root, "src"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, _ := os.Lstat(p)
+		for _, o := range objects {
+			if os.SameFile(fi, o) {
+				t.Errorf("synced file %s is the stored object %s: a test writing it writes the store", p, o.Name())
+			}
+		}
+		return nil
+	})
+
+	st := syncTrees(t, root, tb, nil)
+	if st.Bytes != 0 || st.Written != 2 {
+		t.Errorf("restoring package b: got %+v; want 2 files rewritten from the store, nothing sent", st)
+	}
+	want["src/b/testdata/empty.log"], want["src/b/testdata/same.txt"] = "", "same"
+	if d := diff(snapshot(t, root), want); d != "" {
+		t.Fatalf("after the resync: %s", d)
+	}
+}
+
+// Two runs at once never share a workspace; the agents of one run do, and
+// a later run gets the first workspace back.
+func TestClaim(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "work", "mod-1234")
+	claim := func(run string) (string, func()) {
+		t.Helper()
+		ws, release, err := filesync.Claim(base, run, "")
+		if err != nil {
+			t.Fatalf("Claim(%q): %v", run, err)
+		}
+		return ws, release
+	}
+	a1, releaseA1 := claim("run-a")
+	a2, releaseA2 := claim("run-a")
+	b, releaseB := claim("run-b")
+	if a1 != base || a2 != base {
+		t.Errorf("agents of one run: got %s and %s; want both %s", a1, a2, base)
+	}
+	if b != base+".1" {
+		t.Errorf("a second run at once: got %s; want %s.1", b, base)
+	}
+	releaseA1()
+	if c, release := claim("run-c"); c != base+".2" {
+		t.Errorf("while an agent of run-a still holds %s: got %s; want %s.2", base, c, base)
+	} else {
+		release()
+	}
+	releaseA2()
+	if c, release := claim("run-c"); c != base {
+		t.Errorf("after run-a ended: got %s; want %s", c, base)
+	} else {
+		release()
+	}
+	releaseB()
+}
+
+// A store shared by workspaces serves each: what one workspace received,
+// another gets without a transfer, each as its own copy.
+func TestSharedStore(t *testing.T) {
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "objects")
+	src := t.TempDir()
+	write(t, src, map[string]string{"testdata/in.txt": "input", "x.test*": "binary"})
+	trees := []filesync.Tree{{Local: src, Remote: "src/p"}}
+	var roots []string
+	for _, run := range []string{"run-a", "run-b"} {
+		ws, release, err := filesync.Claim(filepath.Join(dir, "work", "mod"), run, shared)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		roots = append(roots, ws)
+	}
+	if first := syncTrees(t, roots[0], trees, nil); first.Bytes != 11 {
+		t.Errorf("first workspace: got %d content bytes; want 11", first.Bytes)
+	}
+	if second := syncTrees(t, roots[1], trees, nil); second.Bytes != 0 || second.Written != 2 {
+		t.Errorf("second workspace: got %+v; want both files from the shared store, nothing sent", second)
+	}
+	if _, err := os.Stat(filepath.Join(shared, hashOf("input"))); err != nil {
+		t.Errorf("the shared store lacks the content: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(roots[0], filesync.ObjectsDir)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a workspace of a shared store has a store of its own: %v", err)
+	}
+	fa, _ := os.Stat(filepath.Join(roots[0], "src/p/testdata/in.txt"))
+	fb, _ := os.Stat(filepath.Join(roots[1], "src/p/testdata/in.txt"))
+	if fa == nil || fb == nil || os.SameFile(fa, fb) {
+		t.Errorf("the workspaces' copies are one file (or missing): %v, %v", fa, fb)
+	}
+}
+
+// A store keeps what some workspace holds and drops the rest.
+func TestStoreCollects(t *testing.T) {
+	defer filesync.SetCollectEvery(0)()
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "objects")
+	p, q := t.TempDir(), t.TempDir()
+	write(t, p, map[string]string{"a.txt": "one"})
+	write(t, q, map[string]string{"b.txt": "kept by q"})
+	wsA, releaseA, err := filesync.Claim(filepath.Join(dir, "a"), "run", shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releaseA()
+	wsB, releaseB, err := filesync.Claim(filepath.Join(dir, "b"), "run", shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncTrees(t, wsA, []filesync.Tree{{Local: p, Remote: "src/p"}}, nil)
+	syncTrees(t, wsB, []filesync.Tree{{Local: q, Remote: "src/q"}}, nil)
+	stored := func(content string) bool {
+		_, err := os.Stat(filepath.Join(shared, hashOf(content)))
+		return err == nil
+	}
+	write(t, p, map[string]string{"a.txt": "two"})
+	syncTrees(t, wsA, []filesync.Tree{{Local: p, Remote: "src/p"}}, nil)
+	if stored("one") || !stored("two") || !stored("kept by q") {
+		t.Errorf("after a change in a: got one %v, two %v, kept by q %v; want false, true, true", stored("one"), stored("two"), stored("kept by q"))
+	}
+	// A workspace that is gone holds nothing.
+	releaseB()
+	os.RemoveAll(wsB)
+	write(t, p, map[string]string{"a.txt": "three"})
+	syncTrees(t, wsA, []filesync.Tree{{Local: p, Remote: "src/p"}}, nil)
+	if stored("kept by q") || !stored("three") {
+		t.Errorf("after b was removed: got kept by q %v, three %v; want false, true", stored("kept by q"), stored("three"))
+	}
+}
+
+// A workspace of an older covdist, whose synced files were hard links to
+// the store's objects and which has no index, is taken over without a
+// transfer, tree by tree, and afterwards no synced file is a name of an
+// object.
+func TestHardLinkedWorkspaceTakenOver(t *testing.T) {
+	defer filesync.SetCollectEvery(0)()
+	root := t.TempDir()
+	stamp := time.Unix(946684800, 0)
+	srcs := map[string]string{}
+	for _, pkg := range []string{"p", "q"} {
+		content := "content of " + pkg
+		srcs[pkg] = t.TempDir()
+		write(t, srcs[pkg], map[string]string{"a.txt": content})
+		obj := filepath.Join(root, filesync.ObjectsDir, hashOf(content))
+		write(t, root, map[string]string{filesync.ObjectsDir + "/" + hashOf(content): content})
+		os.Chtimes(obj, stamp, stamp)
+		os.MkdirAll(filepath.Join(root, "src", pkg), 0o755)
+		if err := os.Link(obj, filepath.Join(root, "src", pkg, "a.txt")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, pkg := range []string{"p", "q"} {
+		st := syncTrees(t, root, []filesync.Tree{{Local: srcs[pkg], Remote: "src/" + pkg}}, nil)
+		if st.Bytes != 0 {
+			t.Errorf("taking over src/%s: got %d content bytes sent; want 0", pkg, st.Bytes)
+		}
+	}
+	obj := filepath.Join(root, filesync.ObjectsDir, hashOf("content of p"))
+	os.WriteFile(filepath.Join(root, "src/p/a.txt"), []byte("written by a test"), 0o644)
+	if b, _ := os.ReadFile(obj); string(b) != "content of p" {
+		t.Fatalf("a write into the synced file reached the store: %q", b)
 	}
 }

@@ -43,7 +43,7 @@ func foreignAgent(ctx context.Context, src AgentSource, goos, goarch, where stri
 func goPlatform(uname string) (goos, goarch string, err error) {
 	f := strings.Fields(uname)
 	if len(f) != 2 {
-		return "", "", fmt.Errorf("probing the remote platform: unexpected `uname -sm` output %q", uname)
+		return "", "", fmt.Errorf("got `uname -sm` output %q; want the OS and machine, such as \"Linux x86_64\"", uname)
 	}
 	goos = map[string]string{
 		"Linux": "linux", "Darwin": "darwin", "FreeBSD": "freebsd", "OpenBSD": "openbsd",
@@ -59,4 +59,29 @@ func goPlatform(uname string) (goos, goarch string, err error) {
 		return "", "", fmt.Errorf("the remote runs %q, which covdist does not know how to map to GOOS/GOARCH", uname)
 	}
 	return goos, goarch, nil
+}
+
+// agentPresent is sh that prints "present" when file (a word for sh) is an
+// executable of size bytes, and "absent" otherwise: a file of another size
+// there is an upload that was cut short (an older covdist installed those)
+// and is replaced.
+func agentPresent(file string, size int64) string {
+	return fmt.Sprintf(`if test -x %s && test "$(($(wc -c < %s)))" -eq %d; then echo present; else echo absent; fi`, file, file, size)
+}
+
+// agentUpload is sh that installs its stdin as dir/covdist (dir a word for
+// sh) only when it is whole: size bytes that hash to sum, where sha256sum
+// or shasum is there to tell. It writes a temporary name of its own and
+// renames it, so another coordinator uploading at the same time never runs
+// a partial file, and an upload cut short (the coordinator interrupted,
+// the link gone) leaves nothing under the agent's name.
+func agentUpload(dir string, size int64, sum string) string {
+	return fmt.Sprintf(`d=%s; mkdir -p "$d" || exit 1; t="$d/covdist.tmp.$$"; `+
+		`trap 'rm -f "$t"' EXIT; trap 'exit 1' HUP INT TERM; `+
+		`cat > "$t" || exit 1; n=$(($(wc -c < "$t"))); `+
+		`if test "$n" -ne %d; then echo "covdist: the agent arrived with $n of its %d bytes; not installing it" >&2; exit 1; fi; `+
+		`if command -v sha256sum >/dev/null 2>&1; then s=$(sha256sum < "$t"); elif command -v shasum >/dev/null 2>&1; then s=$(shasum -a 256 < "$t"); else s=%s; fi; `+
+		`s=${s%%%% *}; if test "$s" != %s; then echo "covdist: the agent arrived hashing to $s, not %s; not installing it" >&2; exit 1; fi; `+
+		`chmod 755 "$t" && mv -f "$t" "$d/covdist"`,
+		dir, size, size, sum, sum, sum)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"runtime"
 	"strings"
 	"sync"
@@ -16,16 +17,22 @@ import (
 
 // Pipe reaches an agent through any command that runs its arguments
 // somewhere else and connects their stdin and stdout: `kubectl exec -i POD --`,
-// `docker exec -i CONTAINER`, `nomad alloc exec -i ID`. Nothing needs to be
-// installed there but a POSIX shell: the agent is uploaded through the same
-// command, once, into a cache named by its content hash.
+// `docker exec -i CONTAINER`, `nomad alloc exec -i ID`, or `ssh HOST` (for
+// what only OpenSSH's own client does, such as a ProxyCommand). Nothing
+// needs to be installed there but a POSIX shell: the agent is uploaded
+// through the same command, once, into a cache named by its content hash.
 type Pipe struct {
 	// Command is the prefix, as a shell command line; covdist appends
 	// `sh -c SCRIPT` to it.
 	Command string
-	// Chdir is the agent's working directory there (its workspace);
+	// Chdir is the agent's working directory there (its workspace): "~"
+	// and a relative path start at the far side's home, as for ssh=;
 	// default ~/.cache/covdist/work.
 	Chdir string
+	// Run and Store are as SSH's: the run the agent claims Chdir for, and
+	// a content store shared with other workspaces.
+	Run   string
+	Store string
 	// AgentBinary is the covdist executable to upload; default os.Executable().
 	AgentBinary string
 	// AgentFor gives the agent for a far side of another GOOS/GOARCH (see
@@ -50,11 +57,127 @@ func pipeQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// through runs script on the far side of the pipe command.
+// pipePath quotes p, a path on the far side, for sh there: "~" and a
+// relative path are the far side's home, which need not be where the
+// command starts.
+func pipePath(p string) string {
+	switch {
+	case p == "~":
+		return `"$HOME"`
+	case strings.HasPrefix(p, "~/"):
+		return `"$HOME"/` + pipeQuote(p[2:])
+	case strings.HasPrefix(p, "/"):
+		return pipeQuote(p)
+	}
+	return `"$HOME"/` + pipeQuote(p)
+}
+
+// pipeDir is the agent's working directory as a word for sh on the far
+// side: chdir as pipePath has it, or, when it starts with "$", as written
+// (chdir=$TMPDIR/ci), or by default ~/.cache/covdist/work.
+func pipeDir(chdir string) string {
+	switch {
+	case chdir == "":
+		return pipePath(DefaultChdir)
+	case strings.HasPrefix(chdir, "$"):
+		return `"` + chdir + `"`
+	}
+	return pipePath(chdir)
+}
+
+// through runs script on the far side of the pipe command, appending
+// `sh -c SCRIPT` to it. Most such commands (kubectl exec, docker exec) run
+// their arguments as an argv; ssh instead joins them into one command line
+// for the remote shell, which would split the script anew, so for ssh the
+// whole goes as one word quoted for that shell.
 func (p *Pipe) through(ctx context.Context, script string) *exec.Cmd {
-	line := p.Command + " sh -c " + pipeQuote(script)
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", line)
-	return cmd
+	remote := "sh -c " + pipeQuote(script)
+	if joinsArgs(p.Command) {
+		remote = pipeQuote(remote)
+	}
+	return exec.CommandContext(ctx, "/bin/sh", "-c", p.Command+" "+remote)
+}
+
+// joinsArgs reports whether the command line's program is one that joins
+// its arguments into a remote shell's command line: ssh (or autossh), once
+// leading NAME=VALUE words and env with its options and NAME=VALUE words
+// are passed over.
+func joinsArgs(command string) bool {
+	words := shellWords(command)
+	for len(words) > 0 && strings.Contains(words[0], "=") && !strings.HasPrefix(words[0], "=") {
+		words = words[1:]
+	}
+	if len(words) > 0 && path.Base(words[0]) == "env" {
+		words = words[1:]
+		for len(words) > 0 && (strings.HasPrefix(words[0], "-") || strings.Contains(words[0], "=")) {
+			if (words[0] == "-u" || words[0] == "-C") && len(words) > 1 {
+				words = words[1:] // the option's argument
+			}
+			words = words[1:]
+		}
+	}
+	if len(words) == 0 {
+		return false
+	}
+	switch path.Base(words[0]) {
+	case "ssh", "autossh":
+		return true
+	}
+	return false
+}
+
+// shellWords splits the start of a shell command line into words, with
+// quotes and backslashes taken as sh takes them, stopping at the first
+// operator (; | & < > and the like): enough to tell its program.
+func shellWords(line string) []string {
+	var words []string
+	var w strings.Builder
+	in, have := byte(0), false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case in == '\'':
+			if c == '\'' {
+				in = 0
+			} else {
+				w.WriteByte(c)
+			}
+		case in == '"':
+			switch {
+			case c == '"':
+				in = 0
+			case c == '\\' && i+1 < len(line) && strings.IndexByte("$`\"\\\n", line[i+1]) >= 0:
+				i++
+				w.WriteByte(line[i])
+			default:
+				w.WriteByte(c)
+			}
+		case c == '\'' || c == '"':
+			in, have = c, true
+		case c == '\\' && i+1 < len(line):
+			i++
+			w.WriteByte(line[i])
+			have = true
+		case c == ' ' || c == '\t' || c == '\n':
+			if have {
+				words = append(words, w.String())
+				w.Reset()
+				have = false
+			}
+		case strings.IndexByte(";|&<>()", c) >= 0:
+			if have {
+				words = append(words, w.String())
+			}
+			return words
+		default:
+			w.WriteByte(c)
+			have = true
+		}
+	}
+	if have {
+		words = append(words, w.String())
+	}
+	return words
 }
 
 func (p *Pipe) agentBinary() (string, error) {
@@ -90,17 +213,16 @@ func (p *Pipe) install(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("reading the agent to upload: %w", err)
 	}
 	sum := sha256.Sum256(data)
-	dir := "$HOME/.cache/covdist/agents/" + hex.EncodeToString(sum[:12])
-	probe := p.through(ctx, `test -x "`+dir+`/covdist" && echo have; true`)
+	hexSum := hex.EncodeToString(sum[:])
+	dir := "$HOME/.cache/covdist/agents/" + hexSum[:24]
+	probe := p.through(ctx, agentPresent(`"`+dir+`/covdist"`, int64(len(data))))
 	var out, stderr bytes.Buffer
 	probe.Stdout, probe.Stderr = &out, &stderr
 	if err := probe.Run(); err != nil {
 		return "", fmt.Errorf("%s: running the pipe command: %v; %s", p, err, strings.TrimSpace(stderr.String()))
 	}
-	if strings.TrimSpace(out.String()) != "have" {
-		// A temporary name of its own and a rename: another coordinator
-		// uploading at the same time never sees, nor runs, a partial file.
-		up := p.through(ctx, `set -e; mkdir -p "`+dir+`"; t="`+dir+`/covdist.tmp.$$"; cat > "$t"; chmod 755 "$t"; mv -f "$t" "`+dir+`/covdist"`)
+	if strings.TrimSpace(out.String()) != "present" {
+		up := p.through(ctx, agentUpload(`"`+dir+`"`, int64(len(data)), hexSum))
 		up.Stdin = bytes.NewReader(data)
 		stderr.Reset()
 		up.Stderr = &stderr
@@ -136,7 +258,9 @@ func (p *Pipe) platform(ctx context.Context) (goos, goarch string, err error) {
 		return "", "", fmt.Errorf("%s: running the pipe command: %v; %s", p, err, strings.TrimSpace(stderr.String()))
 	}
 	if goos, goarch, err = goPlatform(strings.TrimSpace(out.String())); err != nil {
-		return "", "", fmt.Errorf("%s: %w", p, err)
+		return "", "", fmt.Errorf("%s: probing the platform: ran `%s`: %w; all it printed was %q on stdout and %q on stderr "+
+			"(a pipe command must run the words after it, here `sh -c 'uname -sm'`, on the far side)",
+			p, probe.Args[2], err, out.String(), stderr.String())
 	}
 	if pipeInstalls.platform == nil {
 		pipeInstalls.platform = make(map[string]string)
@@ -151,13 +275,8 @@ func (p *Pipe) Open(ctx context.Context) (io.ReadWriteCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	chdir := p.Chdir
-	if chdir == "" {
-		chdir = "$HOME/.cache/covdist/work"
-	} else if !strings.HasPrefix(chdir, "/") && !strings.HasPrefix(chdir, "$") {
-		chdir = "$HOME/" + chdir
-	}
-	script := `set -e; mkdir -p "` + chdir + `"; cd "` + chdir + `"; exec `
+	dir := pipeDir(p.Chdir)
+	script := `set -e; mkdir -p ` + dir + `; cd ` + dir + `; exec `
 	if p.Nice != 0 {
 		script += fmt.Sprintf("nice -n %d ", p.Nice)
 	}
@@ -169,6 +288,12 @@ func (p *Pipe) Open(ctx context.Context) (io.ReadWriteCloser, error) {
 		script += " "
 	}
 	script += `"` + agent + `" agent`
+	if p.Run != "" {
+		script += " --workspace " + dir + " --run " + pipeQuote(p.Run)
+		if p.Store != "" {
+			script += " --store " + pipePath(p.Store)
+		}
+	}
 	cmd := p.through(context.Background(), script)
 	return startStream(ctx, cmd)
 }

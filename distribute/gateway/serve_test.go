@@ -12,11 +12,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/covdist/covdist/distribute/wire"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // userKey writes a fresh ed25519 private key and returns its path and public key.
@@ -41,10 +44,28 @@ func userKey(t *testing.T, dir, name string) (string, ssh.PublicKey) {
 	return path, sp
 }
 
+// syncBuffer is a buffer that a server goroutine writes while a test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
 type served struct {
 	addr     string
 	work     string
-	log      *bytes.Buffer
+	log      *syncBuffer
 	hostKey  ssh.PublicKey
 	userKey  string
 	otherKey string
@@ -53,11 +74,14 @@ type served struct {
 
 // startServe runs a real covdist serve on loopback whose agent is the
 // stand-in agent of ssh_test.go.
-func startServe(t *testing.T) *served {
+func startServe(t *testing.T) *served { return startServeWith(t, nil) }
+
+// startServeWith is startServe with the server adjusted by adjust first.
+func startServeWith(t *testing.T, adjust func(*Server)) *served {
 	t.Helper()
 	t.Setenv("SSH_AUTH_SOCK", "")
 	dir := t.TempDir()
-	s := &served{dir: dir, work: filepath.Join(dir, "work"), log: &bytes.Buffer{}}
+	s := &served{dir: dir, work: filepath.Join(dir, "work"), log: &syncBuffer{}}
 	var pub ssh.PublicKey
 	s.userKey, pub = userKey(t, dir, "user_key")
 	s.otherKey, _ = userKey(t, dir, "other_key")
@@ -69,6 +93,9 @@ func startServe(t *testing.T) *served {
 	srv := &Server{
 		HostKey: filepath.Join(dir, "host_key"), AuthorizedKeys: auth, WorkDir: s.work, Log: s.log,
 		Agent: []string{"/usr/bin/env", stubEnv + "=1", os.Args[0]},
+	}
+	if adjust != nil {
+		adjust(srv)
 	}
 	var err error
 	if s.hostKey, err = srv.LoadHostKey(); err != nil {
@@ -139,13 +166,16 @@ func TestServeRunsAgentInOwnWorkspace(t *testing.T) {
 func TestServeRefuses(t *testing.T) {
 	s := startServe(t)
 	tests := []struct {
-		name  string
-		key   string
-		known []string
-		want  string
+		name   string
+		key    string
+		known  []string
+		want   []string
+		notSSH string // advice for an sshd, wrong for a serve
 	}{
-		{"unauthorized key", s.otherKey, []string{KnownHostsLine(s.addr, s.hostKey)}, "unable to authenticate"},
-		{"server not pinned", s.userKey, nil, "SHA256:"},
+		{"unauthorized key", s.otherKey, []string{KnownHostsLine(s.addr, s.hostKey)},
+			[]string{"unable to authenticate", "the covdist serve at " + s.addr + " refused", "--authorized-keys"}, ".ssh/authorized_keys"},
+		{"server not pinned", s.userKey, nil,
+			[]string{"SHA256:", "covdist serve", "--host-key", "ssh-keyscan"}, "/etc/ssh/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,8 +187,13 @@ func TestServeRefuses(t *testing.T) {
 				stream.Close()
 				t.Fatal("got a stream; want a refusal")
 			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v; want an error containing %q", err, tt.want)
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("got %v; want an error containing %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), tt.notSSH) {
+				t.Errorf("got %v; want no advice about %s, which is an sshd's", err, tt.notSSH)
 			}
 			entries, _ := os.ReadDir(s.work)
 			if len(entries) != 0 {
@@ -191,5 +226,146 @@ func TestServeRefusesExec(t *testing.T) {
 	defer sess.Close()
 	if err := sess.Run("id"); err == nil {
 		t.Fatal("got an exec run; want it refused")
+	}
+}
+
+// nice= reaches a serve's agent; a serve lowers priority only.
+func TestServeNice(t *testing.T) {
+	s := startServe(t)
+	g := s.client(t, s.userKey, KnownHostsLine(s.addr, s.hostKey))
+	g.Nice = 5
+	stream, err := g.Open(t.Context())
+	if err != nil {
+		t.Fatalf("open: %v\nserver log:\n%s", err, s.log)
+	}
+	defer stream.Close()
+	if _, _, info := handshake(t, stream); info.Nice != 5 {
+		t.Errorf("got niceness %d; want 5", info.Nice)
+	}
+	g = s.client(t, s.userKey, KnownHostsLine(s.addr, s.hostKey))
+	g.Nice = -5
+	if stream, err := g.Open(t.Context()); err == nil {
+		stream.Close()
+		t.Error("nice=-5: got an agent; want a refusal")
+	} else if !strings.Contains(err.Error(), "refused nice=-5") {
+		t.Errorf("nice=-5: got %v; want a refusal naming it", err)
+	}
+}
+
+// An agent killed on the serve's host is reported as that, not as an SSH
+// session error.
+func TestServeAgentKilled(t *testing.T) {
+	s := startServe(t)
+	g := s.client(t, s.userKey, KnownHostsLine(s.addr, s.hostKey))
+	stream, err := g.Open(t.Context())
+	if err != nil {
+		t.Fatalf("open: %v\nserver log:\n%s", err, s.log)
+	}
+	defer stream.Close()
+	conn, hello, _ := handshake(t, stream)
+	syscall.Kill(hello.PID, syscall.SIGKILL)
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := conn.Recv(); err != nil {
+				errc <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-errc:
+		for _, want := range []string{"covdist serve at " + s.addr, "killed by signal KILL"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("got %v; want it to say %q", err, want)
+			}
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream did not end within 10 s of the agent's death")
+	}
+}
+
+// A serve listening on a wildcard address prints a known_hosts line that
+// the names a client dials match, not [::]:PORT, which none dials.
+func TestKnownHostsLine(t *testing.T) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ssh.NewPublicKey(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	tests := []struct {
+		listen string
+		dial   []string // addresses a client dials, which must match
+		not    string   // a name that must not be in the line
+	}{
+		{"127.0.0.1:8888", []string{"127.0.0.1:8888"}, ""},
+		{"[::]:8888", []string{"127.0.0.1:8888", "localhost:8888", "[::1]:8888", net.JoinHostPort(host, "8888")}, "[::]:8888"},
+		{"0.0.0.0:8888", []string{"127.0.0.1:8888", "localhost:8888"}, "0.0.0.0"},
+		{"127.0.0.1:22", []string{"127.0.0.1:22"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.listen, func(t *testing.T) {
+			line := KnownHostsLine(tt.listen, key)
+			kh := filepath.Join(t.TempDir(), "known_hosts")
+			os.WriteFile(kh, []byte(line+"\n"), 0o600)
+			check, err := knownhosts.New(kh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range tt.dial {
+				if err := check(d, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, key); err != nil {
+					t.Errorf("line %q: a client dialling %s: %v", line, d, err)
+				}
+			}
+			if tt.not != "" && strings.Contains(line, tt.not) {
+				t.Errorf("got %q; want no %s in it", line, tt.not)
+			}
+		})
+	}
+}
+
+// Connections that idle in the handshake (more than there are slots for
+// connections) do not lock out a client that authenticates.
+func TestServeIdleConnectionsDoNotLockOut(t *testing.T) {
+	s := startServe(t)
+	for range 80 {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	time.Sleep(100 * time.Millisecond) // all of them accepted
+	g := s.client(t, s.userKey, KnownHostsLine(s.addr, s.hostKey))
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	stream, err := g.Open(ctx)
+	if err != nil {
+		t.Fatalf("an authorised client among 80 idle connections: %v\nserver log:\n%s", err, s.log)
+	}
+	defer stream.Close()
+	handshake(t, stream)
+}
+
+// Authenticated connections have their own limit, and a client over it is
+// told which.
+func TestServeMaxConns(t *testing.T) {
+	s := startServeWith(t, func(srv *Server) { srv.MaxConns = 1 })
+	first, err := s.client(t, s.userKey, KnownHostsLine(s.addr, s.hostKey)).Open(t.Context())
+	if err != nil {
+		t.Fatalf("first client: %v", err)
+	}
+	defer first.Close()
+	second, err := s.client(t, s.userKey, KnownHostsLine(s.addr, s.hostKey)).Open(t.Context())
+	if err == nil {
+		second.Close()
+		t.Fatal("second client: got a session; want a refusal")
+	}
+	if !strings.Contains(err.Error(), "--max-conns") {
+		t.Errorf("second client: got %v; want it to name --max-conns", err)
 	}
 }

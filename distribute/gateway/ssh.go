@@ -51,6 +51,13 @@ type SSH struct {
 	// Chdir is the agent's working directory on the remote, created when
 	// missing; "~/" means the remote home. Default ~/.cache/covdist/work.
 	Chdir string
+	// Run, when set, names the coordinator's run: the agent claims Chdir
+	// as its workspace for that run, or Chdir.1, Chdir.2, ... while another
+	// run holds Chdir (filesync.Claim), so two runs never share files.
+	// Store, when set with Run, is a content store ("~/" the remote home)
+	// that the workspace shares with others.
+	Run   string
+	Store string
 	// AgentBinary is the local covdist executable uploaded to the remote;
 	// default os.Executable(). AgentArgs follow it (normally "agent").
 	AgentBinary string
@@ -168,6 +175,28 @@ func (g *SSH) Open(ctx context.Context) (io.ReadWriteCloser, error) {
 
 // start runs the agent in a new session on c.
 func (g *SSH) start(ctx context.Context, c *client, remoteBin string) (*sshStream, error) {
+	var s *sshStream
+	var err error
+	if g.Subsystem != "" {
+		s, err = g.startServe(c)
+	} else {
+		s, err = g.startExec(c, remoteBin)
+	}
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.Close()
+		case <-s.done:
+		}
+	}()
+	return s, nil
+}
+
+// startExec runs the agent's command in a new session.
+func (g *SSH) startExec(c *client, remoteBin string) (*sshStream, error) {
 	sess, err := c.conn.NewSession()
 	if err != nil {
 		if c.dead() != nil {
@@ -185,14 +214,12 @@ func (g *SSH) start(ctx context.Context, c *client, remoteBin string) (*sshStrea
 		sess.Close()
 		return nil, err
 	}
-	s := &sshStream{c: c, sess: sess, stdin: stdin, stdout: stdout, done: make(chan struct{})}
+	s := &sshStream{c: c, what: "agent on " + c.name, stdin: stdin, stdout: stdout, done: make(chan struct{}),
+		kill:      func() { _ = sess.Signal(ssh.SIGKILL) },
+		closeSess: func() { sess.Close() },
+	}
 	sess.Stderr = &s.stderr
-	if g.Subsystem != "" {
-		if err := sess.RequestSubsystem(g.Subsystem); err != nil {
-			sess.Close()
-			return nil, fmt.Errorf("asking %s for the %s subsystem (is it a covdist serve?): %w", c.name, g.Subsystem, err)
-		}
-	} else if err := sess.Start(g.agentCommand(remoteBin)); err != nil {
+	if err := sess.Start(g.agentCommand(remoteBin)); err != nil {
 		sess.Close()
 		return nil, fmt.Errorf("starting the agent on %s: %w", c.name, err)
 	}
@@ -200,14 +227,104 @@ func (g *SSH) start(ctx context.Context, c *client, remoteBin string) (*sshStrea
 		s.waitErr = sess.Wait()
 		close(s.done)
 	}()
-	go func() {
-		select {
-		case <-ctx.Done():
-			s.Close()
-		case <-s.done:
+	return s, nil
+}
+
+// NiceEnv is the variable a socket= client sets in its session (an SSH env
+// request) to ask a covdist serve for nice=.
+const NiceEnv = "COVDIST_NICE"
+
+// startServe asks a covdist serve for an agent. It speaks to the session
+// channel itself: x/crypto's Session neither copies a subsystem's stderr
+// nor reports its exit ("ssh: session not started"), and those are what say
+// why a serve's agent went.
+func (g *SSH) startServe(c *client) (*sshStream, error) {
+	ch, reqs, err := c.conn.OpenChannel("session", nil)
+	if err != nil {
+		if c.dead() != nil {
+			return nil, c.lostErr()
 		}
+		return nil, fmt.Errorf("opening an ssh session to %s: %w", c.name, err)
+	}
+	serve := "the covdist serve at " + c.addr
+	s := &sshStream{c: c, what: "the agent of " + serve, stdin: channelStdin{ch}, stdout: ch, done: make(chan struct{}),
+		kill: func() {
+			_, _ = ch.SendRequest("signal", false, ssh.Marshal(struct{ Signal string }{string(ssh.SIGKILL)}))
+		},
+		closeSess: func() { ch.Close() },
+	}
+	exit := make(chan error, 1)
+	go func() { exit <- channelExit(reqs) }()
+	go io.Copy(&s.stderr, ch.Stderr())
+	if g.Nice != 0 {
+		ok, err := ch.SendRequest("env", true, ssh.Marshal(struct{ Name, Value string }{NiceEnv, strconv.Itoa(g.Nice)}))
+		if err == nil && !ok {
+			err = fmt.Errorf("%s refused nice=%d: a serve lowers its agents' priority only (nice=0 to 19), and one older than this covdist not at all", serve, g.Nice)
+		}
+		if err != nil {
+			ch.Close()
+			return nil, err
+		}
+	}
+	ok, err := ch.SendRequest("subsystem", true, ssh.Marshal(struct{ Name string }{g.Subsystem}))
+	if err == nil && !ok {
+		err = errors.New("ssh: subsystem request failed")
+	}
+	if err != nil {
+		ch.Close()
+		return nil, fmt.Errorf("asking %s for the %s subsystem (is it a covdist serve?): %w", c.addr, g.Subsystem, err)
+	}
+	go func() {
+		s.waitErr = <-exit
+		close(s.done)
 	}()
 	return s, nil
+}
+
+// channelStdin is a session channel's writing half; closing it sends EOF.
+type channelStdin struct{ ch ssh.Channel }
+
+func (w channelStdin) Write(b []byte) (int, error) { return w.ch.Write(b) }
+func (w channelStdin) Close() error                { return w.ch.CloseWrite() }
+
+// channelExit reads a session channel's requests until the channel closes
+// and returns how its command ended: nil for status 0, an error naming the
+// status or the signal, *ssh.ExitMissingError when it said neither.
+func channelExit(reqs <-chan *ssh.Request) error {
+	status, signal, msg := -1, "", ""
+	for req := range reqs {
+		switch req.Type {
+		case "exit-status":
+			var m struct{ Status uint32 }
+			if ssh.Unmarshal(req.Payload, &m) == nil {
+				status = int(m.Status)
+			}
+		case "exit-signal":
+			var m struct {
+				Signal     string
+				CoreDumped bool
+				Error      string
+				Lang       string
+			}
+			if ssh.Unmarshal(req.Payload, &m) == nil {
+				signal, msg = m.Signal, m.Error
+			}
+		}
+		if req.WantReply {
+			req.Reply(false, nil)
+		}
+	}
+	switch {
+	case signal != "" && msg != "":
+		return fmt.Errorf("killed by signal %s (%s)", signal, msg)
+	case signal != "":
+		return fmt.Errorf("killed by signal %s", signal)
+	case status == 0:
+		return nil
+	case status > 0:
+		return fmt.Errorf("exit status %d", status)
+	}
+	return &ssh.ExitMissingError{}
 }
 
 // agentCommand is the remote command line. It runs under sh whatever the
@@ -219,7 +336,12 @@ func (g *SSH) agentCommand(remoteBin string) string {
 	}
 	dir = remotePath(dir)
 	var b strings.Builder
-	fmt.Fprintf(&b, "mkdir -p %s && cd %s && exec ", dir, dir)
+	if g.Run == "" {
+		fmt.Fprintf(&b, "mkdir -p %s && cd %s && ", dir, dir)
+	}
+	// else the agent claims dir itself (or a sibling) and works there; a
+	// relative dir is from the login directory either way.
+	b.WriteString("exec ")
 	if g.Nice != 0 {
 		fmt.Fprintf(&b, "nice -n %d ", g.Nice)
 	}
@@ -230,6 +352,12 @@ func (g *SSH) agentCommand(remoteBin string) string {
 	b.WriteString(" " + remoteBin)
 	for _, a := range g.AgentArgs {
 		b.WriteString(" " + shQuote(a))
+	}
+	if g.Run != "" {
+		b.WriteString(" --workspace " + dir + " --run " + shQuote(g.Run))
+		if g.Store != "" {
+			b.WriteString(" --store " + remotePath(g.Store))
+		}
 	}
 	return "exec sh -c " + shQuote(b.String())
 }
@@ -254,14 +382,16 @@ func shQuote(s string) string {
 
 // sshStream is an agent's stdin and stdout over one SSH session.
 type sshStream struct {
-	c       *client
-	sess    *ssh.Session
-	stdin   io.WriteCloser
-	stdout  io.Reader
-	stderr  lockedBuffer
-	done    chan struct{}
-	waitErr error
-	once    sync.Once
+	c         *client
+	what      string // the agent, for messages
+	stdin     io.WriteCloser
+	stdout    io.Reader
+	kill      func() // asks the far side to SIGKILL the agent
+	closeSess func()
+	stderr    lockedBuffer
+	done      chan struct{}
+	waitErr   error
+	once      sync.Once
 }
 
 func (s *sshStream) Read(b []byte) (int, error) {
@@ -289,7 +419,7 @@ func (s *sshStream) outcome() error {
 	case <-s.c.closed:
 		return s.c.lostErr()
 	case <-time.After(5 * time.Second):
-		return fmt.Errorf("agent on %s closed its output but did not exit%s", s.c.name, s.stderr.tail())
+		return fmt.Errorf("%s closed its output but did not exit%s", s.what, s.stderr.tail())
 	}
 	if s.waitErr == nil {
 		return nil
@@ -304,7 +434,7 @@ func (s *sshStream) outcome() error {
 		case <-time.After(time.Second):
 		}
 	}
-	return fmt.Errorf("agent on %s exited: %v%s", s.c.name, s.waitErr, s.stderr.tail())
+	return fmt.Errorf("%s exited: %v%s", s.what, s.waitErr, s.stderr.tail())
 }
 
 // Close closes the agent's stdin, so an idle agent exits by itself and a
@@ -317,14 +447,14 @@ func (s *sshStream) Close() error {
 		case <-s.done:
 		case <-s.c.closed:
 		case <-time.After(2 * time.Second):
-			_ = s.sess.Signal(ssh.SIGKILL)
-			s.sess.Close()
+			s.kill()
+			s.closeSess()
 			select {
 			case <-s.done:
 			case <-time.After(2 * time.Second):
 			}
 		}
-		s.sess.Close()
+		s.closeSess()
 		release(s.c)
 	})
 	return nil
@@ -345,6 +475,7 @@ type target struct {
 	jumps          []string
 	connectTimeout time.Duration
 	config         string
+	serve          bool // a covdist serve (socket=), not an sshd
 }
 
 func (t *target) addr() string { return net.JoinHostPort(t.host, strconv.Itoa(t.port)) }
@@ -363,8 +494,9 @@ func (t *target) knownHostsName() string {
 // configSet is the OpenSSH client config files in the order ssh reads them;
 // the first value found wins.
 type configSet struct {
-	files []string
-	cfgs  []*ssh_config.Config
+	files    []string
+	cfgs     []*ssh_config.Config
+	explicit bool // files is the one given (ssh -F), not the defaults
 }
 
 func loadConfig(file string) (*configSet, error) {
@@ -375,7 +507,7 @@ func loadConfig(file string) (*configSet, error) {
 		if err != nil {
 			return nil, err
 		}
-		cs.files, cs.cfgs = []string{file}, []*ssh_config.Config{c}
+		cs.files, cs.cfgs, cs.explicit = []string{file}, []*ssh_config.Config{c}, true
 		return cs, nil
 	}
 	for _, f := range []string{filepath.Join(homeDir(), ".ssh", "config"), "/etc/ssh/ssh_config"} {
@@ -435,6 +567,7 @@ func (g *SSH) resolve() (*target, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.serve = g.Subsystem != ""
 	if len(g.KnownHosts) > 0 {
 		t.knownHosts = nil
 		for _, f := range g.KnownHosts {
@@ -514,7 +647,14 @@ func resolveHost(cs *configSet, alias, user string, port int) (*target, error) {
 	t.hostKeyAlias = cs.get(alias, "HostKeyAlias")
 
 	if p := cs.get(alias, "ProxyCommand"); p != "" && !strings.EqualFold(p, "none") {
-		return nil, fmt.Errorf("ssh config: host %q uses ProxyCommand, which covdist does not support; use ProxyJump, or reach the host with --tx 'pipe=ssh %s covdist agent'", alias, alias)
+		// OpenSSH's own client runs the ProxyCommand, and pipe= can run it:
+		// covdist sends itself through it and starts the agent there.
+		ssh := "ssh"
+		if cs.explicit {
+			ssh += " -F " + shQuote(cs.files[0])
+		}
+		return nil, fmt.Errorf("ssh config: host %q uses ProxyCommand, which covdist's ssh client does not run; use ProxyJump, or reach the host through OpenSSH's ssh with --tx %s",
+			alias, shQuote("pipe="+ssh+" "+alias))
 	}
 	if j := cs.get(alias, "ProxyJump"); j != "" && !strings.EqualFold(j, "none") {
 		t.jumps = strings.Split(j, ",")
@@ -601,6 +741,7 @@ type HostKeyError struct {
 	Recorded    []string // when Changed: file:line and fingerprint of each recorded key
 	Files       []string // the known_hosts files searched
 	Revoked     string   // file:line marking the key @revoked, if it is
+	Serve       bool     // the host is a covdist serve, whose key is its --host-key
 	scan        string   // the ssh-keyscan command that fetches the key
 	addTo       string   // the file to add it to
 }
@@ -611,15 +752,25 @@ func (e *HostKeyError) Error() string {
 		return fmt.Sprintf("host key verification failed for %s: its %s key %s is marked @revoked at %s; refusing to connect",
 			e.Host, e.KeyType, e.Fingerprint, e.Revoked)
 	case e.Changed:
+		why := "or the host was reinstalled"
+		if e.Serve {
+			why = "or the covdist serve was started with another --host-key"
+		}
 		return fmt.Sprintf("host key for %s has CHANGED, refusing to connect: the host offered %s key %s, but known_hosts records %s; "+
-			"someone may be intercepting the connection (man-in-the-middle), or the host was reinstalled; "+
+			"someone may be intercepting the connection (man-in-the-middle), %s; "+
 			"only after verifying the new fingerprint with the host's administrator, remove the old key with `ssh-keygen -R %s -f %s` and add the new one with `%s >> %s`",
-			e.Host, e.KeyType, e.Fingerprint, strings.Join(e.Recorded, ", "),
+			e.Host, e.KeyType, e.Fingerprint, strings.Join(e.Recorded, ", "), why,
 			shQuote(e.Host), e.addTo, e.scan, e.addTo)
 	}
-	return fmt.Sprintf("host key verification failed: %s is not a known host (searched %s); it offered %s key %s; "+
-		"verify that fingerprint with the host's administrator (on the host: `ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub`), then add it with `%s >> %s`",
-		e.Host, strings.Join(e.Files, ", "), e.KeyType, e.Fingerprint, scanType(e.KeyType), e.scan, e.addTo)
+	verify := fmt.Sprintf("verify that fingerprint with the host's administrator (on the host: `ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub`)", scanType(e.KeyType))
+	if e.Serve {
+		// A serve's key is no sshd's: it is the --host-key file, and the
+		// serve prints its known_hosts line when it starts.
+		verify = "verify that fingerprint with whoever runs the covdist serve (it prints its known_hosts line when it starts; " +
+			"on its host `ssh-keygen -lf FILE` shows it for its --host-key FILE, by default covdist/serve_host_ed25519 in the user config dir)"
+	}
+	return fmt.Sprintf("host key verification failed: %s is not a known host (searched %s); it offered %s key %s; %s, then add it with `%s >> %s`",
+		e.Host, strings.Join(e.Files, ", "), e.KeyType, e.Fingerprint, verify, e.scan, e.addTo)
 }
 
 func scanType(keyType string) string {
@@ -669,7 +820,7 @@ func hostKeyCheck(t *target) (ssh.HostKeyCallback, []string, error) {
 	}
 	cb := func(_ string, remote net.Addr, key ssh.PublicKey) error {
 		e := &HostKeyError{
-			Host: name, KeyType: key.Type(), Fingerprint: ssh.FingerprintSHA256(key),
+			Host: name, KeyType: key.Type(), Fingerprint: ssh.FingerprintSHA256(key), Serve: t.serve,
 			Files: t.knownHosts, scan: scanCmd(key.Type()), addTo: addTo,
 		}
 		if db == nil {
@@ -860,7 +1011,11 @@ func dedupe(signers []ssh.Signer) []ssh.Signer {
 // authError explains a failed login and what to do.
 func (st *authState) authError(t *target, err error) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s refused authentication as %q (host %q in %s): ", t.addr(), t.user, t.alias, configName(t.config))
+	if t.serve {
+		fmt.Fprintf(&b, "the covdist serve at %s refused authentication (host %q in %s): ", t.addr(), t.alias, configName(t.config))
+	} else {
+		fmt.Fprintf(&b, "%s refused authentication as %q (host %q in %s): ", t.addr(), t.user, t.alias, configName(t.config))
+	}
 	var tried []string
 	if len(st.files) > 0 {
 		tried = append(tried, "identity files "+strings.Join(st.files, ", "))
@@ -885,7 +1040,11 @@ func (st *authState) authError(t *target, err error) error {
 	for _, f := range st.encrypted {
 		fmt.Fprintf(&b, "; %s is passphrase-protected and covdist cannot prompt: add it to ssh-agent with `ssh-add %s` (with SSH_AUTH_SOCK set)", f, f)
 	}
-	if len(tried) > 0 || len(st.encrypted) == 0 {
+	switch {
+	case len(tried) == 0 && len(st.encrypted) > 0:
+	case t.serve:
+		b.WriteString("; add the public key to the serve's --authorized-keys file and restart the serve, or set IdentityFile for the key it has in the ssh config")
+	default:
 		fmt.Fprintf(&b, "; add the public key to ~%s/.ssh/authorized_keys on the host, or set IdentityFile for it in the ssh config", t.user)
 	}
 	fmt.Fprintf(&b, " (%v)", err)
@@ -903,6 +1062,7 @@ func configName(s string) string {
 type client struct {
 	key  string
 	name string // user@host:port
+	addr string // host:port
 	conn *ssh.Client
 	hops []*ssh.Client // ProxyJump connections, first to last
 
@@ -960,7 +1120,7 @@ func acquire(ctx context.Context, g *SSH, t *target) (c *client, fresh bool, err
 		}
 		return c, false, nil
 	}
-	c = &client{key: key, name: t.name(), refs: 1, ready: make(chan struct{}), closed: make(chan struct{}), installs: make(map[string]*install)}
+	c = &client{key: key, name: t.name(), addr: t.addr(), refs: 1, ready: make(chan struct{}), closed: make(chan struct{}), installs: make(map[string]*install)}
 	cache[key] = append(cache[key], c)
 	cacheMu.Unlock()
 
@@ -1290,7 +1450,11 @@ var uploads struct {
 
 func (c *client) doInstall(ctx context.Context, bin, sum string, agentFor AgentSource) (string, error) {
 	path := agentPath(sum)
-	out, err := c.run(ctx, "uname -sm; if test -x "+path+"; then echo present; else echo absent; fi", nil)
+	fi, err := os.Stat(bin)
+	if err != nil {
+		return "", err
+	}
+	out, err := c.run(ctx, "uname -sm; "+agentPresent(path, fi.Size()), nil)
 	if err != nil {
 		return "", fmt.Errorf("probing the remote platform: %w", err)
 	}
@@ -1300,7 +1464,7 @@ func (c *client) doInstall(ctx context.Context, bin, sum string, agentFor AgentS
 	}
 	goos, goarch, err := goPlatform(lines[0])
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("probing the remote platform: ran `uname -sm`: %w; all it printed was %q", err, out)
 	}
 	c.mu.Lock()
 	c.platform = goos + "/" + goarch
@@ -1315,7 +1479,10 @@ func (c *client) doInstall(ctx context.Context, bin, sum string, agentFor AgentS
 			return "", fmt.Errorf("hashing the %s/%s agent: %w", goos, goarch, err)
 		}
 		path = agentPath(sum)
-		out, err := c.run(ctx, "if test -x "+path+"; then echo present; else echo absent; fi", nil)
+		if fi, err = os.Stat(bin); err != nil {
+			return "", err
+		}
+		out, err := c.run(ctx, agentPresent(path, fi.Size()), nil)
 		if err != nil {
 			return "", fmt.Errorf("looking for the %s/%s agent on the remote: %w", goos, goarch, err)
 		}
@@ -1329,14 +1496,7 @@ func (c *client) doInstall(ctx context.Context, bin, sum string, agentFor AgentS
 		return "", err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
-	// A transfer cut short must not leave a truncated agent under the
-	// name of the whole one: check the size before the rename.
-	script := fmt.Sprintf(`d=%s && mkdir -p "$d" && t="$d/covdist.tmp.$$" && cat > "$t" && test "$(($(wc -c < "$t")))" -eq %d && chmod 755 "$t" && mv -f "$t" "$d/covdist" || { rm -f "$t"; exit 1; }`, agentDir(sum), fi.Size())
-	if _, err := c.run(ctx, script, bufio.NewReaderSize(f, 1<<20)); err != nil {
+	if _, err := c.run(ctx, agentUpload(agentDir(sum), fi.Size(), sum), bufio.NewReaderSize(f, 1<<20)); err != nil {
 		return "", fmt.Errorf("uploading the agent (%s) to ~/%s/%s: %w", bin, AgentCacheDir, sum, err)
 	}
 	uploads.Lock()
@@ -1382,7 +1542,7 @@ func (g *SSH) Platform(ctx context.Context) (goos, goarch string, err error) {
 		return "", "", fmt.Errorf("%s: probing the platform: %w", g, err)
 	}
 	if goos, goarch, err = goPlatform(strings.TrimSpace(string(out))); err != nil {
-		return "", "", fmt.Errorf("%s: %w", g, err)
+		return "", "", fmt.Errorf("%s: probing the platform: ran `uname -sm`: %w; all it printed was %q", g, err, out)
 	}
 	c.mu.Lock()
 	c.platform = goos + "/" + goarch

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"github.com/covdist/covdist/distribute/filesync"
 	"github.com/covdist/covdist/distribute/wire"
 	"github.com/covdist/covdist/internal/sshtest"
 )
@@ -44,6 +45,27 @@ type stubInfo struct {
 }
 
 func stubAgent() int {
+	// Claim the workspace as covdist agent --workspace DIR --run ID does.
+	var ws, run, store string
+	for i := 1; i+1 < len(os.Args); i++ {
+		switch os.Args[i] {
+		case "--workspace":
+			ws = os.Args[i+1]
+		case "--run":
+			run = os.Args[i+1]
+		case "--store":
+			store = os.Args[i+1]
+		}
+	}
+	if ws != "" {
+		dir, release, err := filesync.Claim(ws, run, store)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "stub:", err)
+			return 1
+		}
+		defer release()
+		os.Chdir(dir)
+	}
 	conn := wire.NewConn(os.Stdin, os.Stdout, nil)
 	wd, _ := os.Getwd()
 	if _, err := wire.Handshake(conn, wire.Hello{Agent: "stub", GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, PID: os.Getpid(), Dir: wd}); err != nil {
@@ -162,6 +184,26 @@ func TestSSHOpenHandshake(t *testing.T) {
 	}
 	if err := rwc.Close(); err != nil {
 		t.Errorf("Close: %v", err)
+	}
+}
+
+// A cached agent of the wrong size (an upload cut short, by an older
+// covdist that did not check) is replaced, not run.
+func TestSSHReplacesTruncatedAgent(t *testing.T) {
+	s := sshtest.Start(t)
+	g := gw(t, s)
+	data, err := os.ReadFile(g.AgentBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached := remoteAgent(t, s, g)
+	os.MkdirAll(filepath.Dir(cached), 0o755)
+	if err := os.WriteFile(cached, data[:len(data)/3], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	handshake(t, open(t, g))
+	if fi, err := os.Stat(cached); err != nil || fi.Size() != int64(len(data)) {
+		t.Errorf("cached agent: got %v, %v; want %d bytes", fi, err, len(data))
 	}
 }
 
@@ -521,6 +563,48 @@ func TestSSHChdirEnvNice(t *testing.T) {
 	}
 }
 
+// With a run named, the agent claims its workspace: chdir= for the first
+// run, a sibling for a second run at the same time, with the shared store
+// written down in it; a relative chdir= is from the login directory, as
+// without a run.
+func TestSSHRunClaimsWorkspace(t *testing.T) {
+	s := sshtest.Start(t)
+	open := func(chdir, run string) stubInfo {
+		g := gw(t, s)
+		g.Chdir, g.Run, g.Store = chdir, run, "~/objects"
+		rwc, err := g.Open(t.Context())
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { rwc.Close() })
+		_, _, info := handshake(t, rwc)
+		return info
+	}
+	base := filepath.Join(s.Home, "work/mod-1")
+	if info := open("~/work/mod-1", "run-a"); info.Dir != base {
+		t.Errorf("run-a: got cwd %q; want %q", info.Dir, base)
+	}
+	if info := open("~/work/mod-1", "run-a"); info.Dir != base {
+		t.Errorf("run-a's second agent: got cwd %q; want %q", info.Dir, base)
+	}
+	if info := open("~/work/mod-1", "run-b"); info.Dir != base+".1" {
+		t.Errorf("run-b at the same time: got cwd %q; want %q", info.Dir, base+".1")
+	}
+	if b, err := os.ReadFile(filepath.Join(base, ".covdist-store")); err != nil || strings.TrimSpace(string(b)) != filepath.Join(s.Home, "objects") {
+		t.Errorf("store marker: got %q, %v; want %s", b, err, filepath.Join(s.Home, "objects"))
+	}
+
+	login := open(".", "").Dir
+	want := filepath.Join(t.TempDir(), "rel")
+	rel, err := filepath.Rel(login, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := open(rel, "run-c"); info.Dir != want {
+		t.Errorf("chdir=%s from %s: got cwd %q; want %q", rel, login, info.Dir, want)
+	}
+}
+
 // waitLost reads from conn until it fails and checks that it fails with a
 // lost-connection error within limit.
 func waitLost(t *testing.T, conn *wire.Conn, limit time.Duration) {
@@ -666,7 +750,7 @@ Host *
 			wantIDs: []string{home + "/.ssh/web.example.com_me"}, wantKH: "[web.example.com]:2200"},
 		{name: "pattern", alias: "db.internal", wantName: "fallback@db.internal.corp:2222", wantKH: "internal-key",
 			wantIDs: []string{home + "/.ssh/id_rsa", home + "/.ssh/id_ecdsa", home + "/.ssh/id_ed25519"}, wantAgent: "/agent.sock"},
-		{name: "proxycommand", alias: "proxied", wantErr: "ProxyCommand"},
+		{name: "proxycommand", alias: "proxied", wantErr: "ProxyCommand, which covdist's ssh client does not run; use ProxyJump, or reach the host through OpenSSH's ssh with --tx 'pipe=ssh -F " + cfg + " proxied'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,7 +22,8 @@
 //
 //	id=ID             name the worker (letters, digits, '.', '_', '-')
 //	via=ID            run on the host of the --px spec with that id
-//	chdir=DIR         working directory on the worker
+//	chdir=DIR         working directory on the worker (not socket: the
+//	                  serve gives each session its own)
 //	go=TOOLCHAIN      a release (go1.24, go1.24.0, go1.25rc1, go1.25beta1),
 //	                  fetched through GOTOOLCHAIN, or a path to a go binary
 //	                  (anything containing '/' or '\')
@@ -79,6 +80,9 @@ type Spec struct {
 	// parser leaves it nil.
 	Proxy *Spec
 }
+
+// ChdirSocketMsg says why a socket= worker takes no chdir=.
+const ChdirSocketMsg = `key "chdir" does not apply to socket specs: a covdist serve gives each session a workspace of its own (under its --workdir); leave chdir= out`
 
 // Error is a spec that does not parse or does not fit with the others.
 type Error struct {
@@ -147,6 +151,9 @@ func Parse(s string) (Spec, error) {
 		// socket= is an SSH client too: its identity and known_hosts come
 		// from the same config.
 		return Spec{}, newError(s, "ssh_config", "key \"ssh_config\" applies only to ssh and socket specs, not %s", sp.Type)
+	}
+	if sp.Chdir != "" && sp.Type == "socket" {
+		return Spec{}, newError(s, "chdir", "%s", ChdirSocketMsg)
 	}
 	return sp, nil
 }

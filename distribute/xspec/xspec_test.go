@@ -150,6 +150,7 @@ func TestParseErrors(t *testing.T) {
 		{"nice too high", "popen//nice=20", "nice", `xspec "popen//nice=20": bad nice "20": want an integer from -20 to 19`},
 		{"nice too low", "popen//nice=-21", "nice", `xspec "popen//nice=-21": bad nice "-21": want an integer from -20 to 19`},
 		{"ssh_config on popen", "popen//ssh_config=f", "ssh_config", `xspec "popen//ssh_config=f": key "ssh_config" applies only to ssh and socket specs, not popen`},
+		{"chdir on socket", "socket=h:1//chdir=/tmp", "chdir", `xspec "socket=h:1//chdir=/tmp": key "chdir" does not apply to socket specs: a covdist serve gives each session a workspace of its own (under its --workdir); leave chdir= out`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
