@@ -819,7 +819,10 @@ func (c *coordinator) onDead(w *workerState, err error) {
 		close(w.assign) // ends the old writer goroutine
 		w.assign = nil
 	}
-	if errors.Is(err, io.EOF) {
+	if err == io.EOF {
+		// Only a stream that ended cleanly between frames says no more
+		// than this; a wrapped EOF (an SSH handshake cut short, a server
+		// that refused the connection) keeps its own words.
 		err = errors.New("agent closed the connection")
 	}
 	reason := fmt.Sprintf("worker %s (%s) went down: %v", w.ID, w.Gateway, err)

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Remote workers failing in ways no closed stream reports, or that must not
+// pass for a worker's death: each run must end, say what failed, and report
+// every test once.
+
+// writeModule writes a module of the given files (a name ending in "@" is
+// a symbolic link to the content) and returns its directory.
+func writeModule(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		var err error
+		if link, ok := strings.CutSuffix(name, "@"); ok {
+			err = os.Symlink(src, filepath.Join(dir, link))
+		} else {
+			err = os.WriteFile(p, []byte(src), 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// napModule has a package of n tests that each sleep for nap, and one
+// function they all cover.
+func napModule(t *testing.T, n int, nap time.Duration, extra map[string]string) string {
+	t.Helper()
+	test := "package nap\n\nimport (\n\t\"testing\"\n\t\"time\"\n)\n\n"
+	for i := 1; i <= n; i++ {
+		test += fmt.Sprintf("func TestNap%d(t *testing.T) { time.Sleep(%d * time.Millisecond); Nap() }\n", i, nap.Milliseconds())
+	}
+	files := map[string]string{
+		"go.mod":          "module example.com/live\n\ngo 1.22\n",
+		"nap/nap.go":      "package nap\n\nfunc Nap() int { return 1 }\n",
+		"nap/nap_test.go": test,
+	}
+	for k, v := range extra {
+		files[k] = v
+	}
+	return writeModule(t, files)
+}
+
+// A connection dropped during the SSH handshake (a covdist serve at its
+// --max-conns limit, a port that hangs up after the client's greeting)
+// ends the stream with an EOF deep inside the handshake's error: the
+// worker's down line must say what happened, not that an agent (none was
+// started) closed the connection.
+func TestRemoteHandshakeEOFNamedE2E(t *testing.T) {
+	s := startServe(t, "--max-conns=1")
+	tests := []struct {
+		name  string
+		setup func(t *testing.T) string // returns the address to connect to
+	}{
+		{"serve-full", func(t *testing.T) string {
+			// An OpenSSH client takes the one slot and keeps it.
+			host, port, _ := net.SplitHostPort(s.addr)
+			hold := exec.Command("ssh", "-F", s.config, "-o", "BatchMode=yes", "-N", "-p", port, host)
+			if err := hold.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				hold.Process.Kill()
+				hold.Wait()
+			})
+			for start := time.Now(); !strings.Contains(s.log.String(), "authenticated"); time.Sleep(50 * time.Millisecond) {
+				if time.Since(start) > 20*time.Second {
+					t.Fatalf("the holding client did not get in; serve log:\n%s", s.log.String())
+				}
+			}
+			return s.addr
+		}},
+		{"hang-up", func(t *testing.T) string {
+			// Reading the greeting first makes the close a clean EOF, never
+			// a reset, for the client.
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					bufio.NewReader(c).ReadString('\n')
+					c.Close()
+				}
+			}()
+			return ln.Addr().String()
+		}},
+	}
+	mod := napModule(t, 1, 0, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := tt.setup(t)
+			r := runCovdistWithin(t, 60*time.Second, mod, "--tx=socket="+addr+"//ssh_config="+s.config, "./...")
+			for _, l := range strings.Split(r.out, "\n") {
+				if strings.Contains(l, "down: ") {
+					t.Log(l)
+				}
+			}
+			if r.code != exitNoWorker {
+				t.Errorf("got exit %d; want %d (no worker could run)\n%s", r.code, exitNoWorker, r.out)
+			}
+			if strings.Contains(r.out, "agent closed the connection") {
+				t.Errorf("the down line blames an agent:\n%s", r.out)
+			}
+			if !strings.Contains(r.out, "handshake") {
+				t.Errorf("want the cut-short handshake named in the down line:\n%s", r.out)
+			}
+		})
+	}
+}
