@@ -113,6 +113,10 @@ type coordinator struct {
 	blameless   map[[2]string]int
 	overheadSum float64
 	overheadN   int
+
+	// stoppedByFailures says stopping is -x/--maxfail's: the one reason
+	// for tests not run that does not fail their package.
+	stoppedByFailures bool
 }
 
 // Run runs the plan and returns its outcome. The error is only for a run
@@ -650,7 +654,16 @@ func (c *coordinator) finalize(platform, pkg, name string, status Status, worker
 		c.pkgFail[[2]string{platform, pkg}] = true
 		if c.plan.MaxFail > 0 && c.failures >= c.plan.MaxFail && c.stopping == "" {
 			c.stopping = fmt.Sprintf("stopped after %d failure(s) (-x/--maxfail)", c.failures)
+			c.stoppedByFailures = true
 		}
+	}
+	if status == NotRun && !(c.stoppedByFailures && reason == c.stopping) {
+		// A test that should have run and did not (no worker left, the
+		// restarts used up, its binary would not start) is no pass, as go
+		// test fails a package whose tests did not all run. Tests that
+		// -x chose not to start are the exception: their package did
+		// nothing wrong.
+		c.pkgFail[[2]string{platform, pkg}] = true
 	}
 	if status == Passed || status == Failed {
 		c.out.Durations = append(c.out.Durations, Duration{platform, pkg, name, st.elapsed})

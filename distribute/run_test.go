@@ -133,14 +133,22 @@ type recorder struct {
 	results []distribute.Result
 	events  []distribute.Event
 	down    int
+	downs   []string        // the down events' reasons
+	failed  map[string]bool // by package, as PackageDone said
 }
 
-func (r *recorder) Event(e distribute.Event)                  { r.events = append(r.events, e) }
-func (r *recorder) Result(res distribute.Result)              { r.results = append(r.results, res) }
-func (r *recorder) PackageDone(string, string, bool, float64) {}
+func (r *recorder) Event(e distribute.Event)     { r.events = append(r.events, e) }
+func (r *recorder) Result(res distribute.Result) { r.results = append(r.results, res) }
+func (r *recorder) PackageDone(_, pkg string, failed bool, _ float64) {
+	if r.failed == nil {
+		r.failed = make(map[string]bool)
+	}
+	r.failed[pkg] = failed
+}
 func (r *recorder) Worker(w distribute.WorkerEvent) {
 	if !w.Up {
 		r.down++
+		r.downs = append(r.downs, w.Info)
 	}
 }
 
@@ -239,6 +247,11 @@ func TestDeadHostReportsNotRun(t *testing.T) {
 		if r.Status == distribute.NotRun && !strings.Contains(r.Reason, "no worker left") {
 			t.Errorf("%s: got reason %q; want it to say no worker is left", r.Test, r.Reason)
 		}
+	}
+	// Tests not run for want of a worker are no pass: go test would have
+	// failed the package.
+	if failed, done := rec.failed["example.com/fx"]; !done || !failed {
+		t.Errorf("package done %v, failed %v; want it reported done and failed", done, failed)
 	}
 }
 
