@@ -115,20 +115,37 @@ type remoteState struct {
 	conn    *wire.Conn
 }
 
-// prepare syncs what unit u needs and returns the paths it has there.
+// unsyncableError is a package whose local files cannot be synced (a
+// symbolic link out of its directory, a file over the size limit): no
+// remote worker can run it, and nothing went wrong with the worker or
+// its stream, since nothing was sent.
+type unsyncableError struct {
+	pkg string
+	err error
+}
+
+func (e *unsyncableError) Error() string {
+	return fmt.Sprintf("cannot sync %s to remote workers: %v", e.pkg, e.err)
+}
+
+func (e *unsyncableError) Unwrap() error { return e.err }
+
+// prepare syncs what unit u needs and returns the paths it has there. An
+// *unsyncableError leaves the stream as it was; any other error leaves
+// it unusable.
 func (c *coordinator) prepare(ctx context.Context, rs *remoteState, u *unit) (bin, dir string, err error) {
 	if c.syncs == nil || c.plan.Sync == nil {
-		return "", "", errors.New("a remote worker needs Plan.Sync")
+		return "", "", &unsyncableError{u.pkg, errors.New("a remote worker needs Plan.Sync")}
 	}
 	trees, bin, dir, err := c.syncs.packageTrees(u.binary)
 	if err != nil {
-		return "", "", err
+		return "", "", &unsyncableError{u.pkg, err}
 	}
 	key := u.platform.Name + "\x00" + u.pkg
 	if !rs.synced[key] {
 		mf, err := c.syncs.get(key, trees)
 		if err != nil {
-			return "", "", fmt.Errorf("reading files of %s to sync: %w", u.pkg, err)
+			return "", "", &unsyncableError{u.pkg, err}
 		}
 		rs.syncing.Store(true)
 		st, err := filesync.Push(ctx, &syncConn{conn: rs.conn, replies: rs.replies}, mf)

@@ -74,6 +74,7 @@ const (
 	msgEvent
 	msgDone
 	msgDead
+	msgUnsyncable // a unit's package cannot be synced; the worker is fine
 )
 
 type msg struct {
@@ -85,6 +86,7 @@ type msg struct {
 	done  *wire.Done
 	err   error
 	conn  *wire.Conn
+	unit  int64 // msgUnsyncable's
 }
 
 type coordinator struct {
@@ -344,6 +346,13 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 				}
 				if rs != nil {
 					bin, dir, err := c.prepare(ctx, rs, u)
+					var ue *unsyncableError
+					if errors.As(err, &ue) {
+						// The local tree's fault: the worker and its
+						// stream are fine, and go on to the next unit.
+						send(msg{kind: msgUnsyncable, unit: u.id, err: err})
+						continue
+					}
 					if err != nil {
 						stream.Close()
 						send(msg{kind: msgDead, err: err})
@@ -448,6 +457,34 @@ func (c *coordinator) handle(m msg) {
 		c.onDone(w, m.done)
 	case msgDead:
 		c.onDead(w, m.err)
+	case msgUnsyncable:
+		c.onUnsyncable(w, m.unit, m.err)
+	}
+}
+
+// onUnsyncable reports the tests of a package that cannot be synced to
+// remote workers as not run, once: those of the unit that found out and
+// those still pending on its platform. The worker is free for other work.
+func (c *coordinator) onUnsyncable(w *workerState, id int64, err error) {
+	u := c.units[id]
+	if u == nil {
+		return
+	}
+	delete(c.units, id)
+	w.busy = nil
+	pl := u.platform.Name
+	for _, t := range u.tests {
+		if u.coverOnly[t] {
+			// Reported already; its coverage is given up with the package.
+			if st := c.tests[testKey{pl, u.pkg, t}]; st != nil {
+				st.coverDue = false
+			}
+			continue
+		}
+		c.finalize(pl, u.pkg, t, NotRun, w.ID, err.Error(), "")
+	}
+	for _, t := range c.pools[pl].drainPackage(u.pkg) {
+		c.finalize(pl, u.pkg, t, NotRun, "", err.Error(), "")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,57 @@ func napModule(t *testing.T, n int, nap time.Duration, extra map[string]string) 
 		files[k] = v
 	}
 	return writeModule(t, files)
+}
+
+// passedOnce checks that each of names was reported passed, once.
+func passedOnce(t *testing.T, out string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if got := len(regexp.MustCompile(`(?m)^--- PASS: `+n+` `).FindAllString(out, -1)); got != 1 {
+			t.Errorf("%s: got %d PASS lines; want 1", n, got)
+		}
+	}
+}
+
+func napNames(n int) []string {
+	var names []string
+	for i := 1; i <= n; i++ {
+		names = append(names, fmt.Sprintf("TestNap%d", i))
+	}
+	return names
+}
+
+// A package whose directory holds a symbolic link out of it cannot be
+// synced: its tests are reported not run, with the refusal, its package
+// fails, and the workers go on with the other packages.
+func TestRemoteUnsyncablePackageE2E(t *testing.T) {
+	mod := napModule(t, 2, 0, map[string]string{
+		"shared/data.txt": "shared\n",
+		"evil/evil.go":    "package evil\n\nfunc Evil() int { return 1 }\n",
+		"evil/evil_test.go": "package evil\n\nimport \"testing\"\n\n" +
+			"func TestEvil1(t *testing.T) { Evil() }\nfunc TestEvil2(t *testing.T) { Evil() }\n",
+		"evil/testdata/shared@": "../../shared",
+	})
+	home := t.TempDir()
+	r := runCovdistWithin(t, 120*time.Second, mod, "-v", "--tx=2*pipe=env HOME="+home, "./...")
+	if strings.Contains(r.out, "down: ") {
+		t.Errorf("got workers reported down; want a package that cannot be synced to leave them alone:\n%s", r.out)
+	}
+	for _, name := range []string{"TestEvil1", "TestEvil2"} {
+		if got := strings.Count(r.out, "--- NOT RUN: "+name+" "); got != 1 {
+			t.Errorf("%s: got %d NOT RUN lines; want 1", name, got)
+		}
+	}
+	if !strings.Contains(r.out, "leaves its tree") {
+		t.Errorf("want the refusal named as the reason:\n%s", r.out)
+	}
+	if !regexp.MustCompile(`(?m)^FAIL\s+example.com/live/evil\s`).MatchString(r.out) {
+		t.Errorf("want package evil reported failed:\n%s", r.out)
+	}
+	passedOnce(t, r.out, napNames(2)...)
+	if r.code != 1 {
+		t.Errorf("got exit %d; want 1\n%s", r.code, r.out)
+	}
 }
 
 // A connection dropped during the SSH handshake (a covdist serve at its
