@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/covdist/covdist/distribute/filesync"
 	"github.com/covdist/covdist/distribute/wire"
@@ -108,8 +107,7 @@ func (s *syncConn) Recv() (wire.Kind, []byte, error) {
 
 // remoteState is one remote worker connection's view of its workspace.
 type remoteState struct {
-	syncing atomic.Bool // a sync owns the stream: no pings meanwhile
-	root    string      // the agent's workspace, from its hello
+	root    string // the agent's workspace, from its hello
 	synced  map[string]bool
 	replies chan frame
 	conn    *wire.Conn
@@ -147,9 +145,7 @@ func (c *coordinator) prepare(ctx context.Context, rs *remoteState, u *unit) (bi
 		if err != nil {
 			return "", "", &unsyncableError{u.pkg, err}
 		}
-		rs.syncing.Store(true)
 		st, err := filesync.Push(ctx, &syncConn{conn: rs.conn, replies: rs.replies}, mf)
-		rs.syncing.Store(false)
 		if err != nil {
 			return "", "", fmt.Errorf("syncing %s: %w", u.pkg, err)
 		}

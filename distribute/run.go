@@ -324,9 +324,8 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 				case <-readerDone:
 					return
 				case <-t.C:
-					if rs != nil && rs.syncing.Load() {
-						continue // a sync owns the stream
-					}
+					// Also while a sync runs: the agent's reader passes
+					// pings over wherever they fall.
 					if conn.Send(wire.KindPing, wire.Ping{}) != nil {
 						return
 					}
@@ -378,6 +377,9 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 				}
 				send(msg{kind: msgDead, err: err})
 				return
+			}
+			if k == wire.KindPing {
+				continue // the agent is there
 			}
 			if rs != nil && (k == wire.KindSyncNeed || k == wire.KindSyncDone) {
 				rs.replies <- frame{k, p}

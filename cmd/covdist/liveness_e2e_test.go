@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"os"
@@ -9,8 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/covdist/covdist/internal/sshtest"
 )
 
 // Remote workers failing in ways no closed stream reports, or that must not
@@ -73,6 +77,58 @@ func napNames(n int) []string {
 		names = append(names, fmt.Sprintf("TestNap%d", i))
 	}
 	return names
+}
+
+// A link cut while a big file is synced: the agent, which reads the sync's
+// frames itself, must still give its silent coordinator up, and with it the
+// workspace's lock, rather than wait for the rest of the file for ever.
+func TestRemoteLinkCutDuringSyncE2E(t *testing.T) {
+	srv := sshtest.StartWith(t, sshtest.Options{Netns: true})
+	big := make([]byte, 24<<20) // about ten seconds at 20 Mbit/s
+	rand.Read(big)
+	mod := napModule(t, 1, 0, map[string]string{"nap/testdata/big.bin": string(big)})
+	// The agent gets uploaded at full speed; the sync of the big file goes
+	// slowly enough to be cut in its middle.
+	up := runCovdist(t, napModule(t, 1, 0, nil), "--tx=ssh=sshtest//ssh_config="+srv.Config, "./...")
+	if up.code != 0 {
+		t.Fatalf("first run: exit %d\n%s", up.code, up.out)
+	}
+	srv.Throttle(t, "20mbit")
+	done := make(chan runResult, 1)
+	go func() {
+		done <- runCovdistWithin(t, 120*time.Second, mod, "-v", "--tx=ssh=sshtest//ssh_config="+srv.Config, "./...")
+	}()
+	tmp := filepath.Join(srv.Home, ".cache/covdist/work/.covdist-objects/.covdist-tmp-*")
+	var cutAt time.Time
+	for start := time.Now(); cutAt.IsZero() && time.Since(start) < 60*time.Second; time.Sleep(50 * time.Millisecond) {
+		if m, _ := filepath.Glob(tmp); m != nil {
+			time.Sleep(time.Second) // well inside the file
+			srv.LinkDown(t)
+			cutAt = time.Now()
+		}
+	}
+	if cutAt.IsZero() {
+		r := <-done
+		t.Fatalf("never saw the big file being received\n%s", r.out)
+	}
+	for procsMatching(srv.Home, "covdist agent") != nil {
+		if time.Since(cutAt) > 40*time.Second {
+			t.Errorf("the remote agent still runs %s after its link was cut mid-sync", time.Since(cutAt).Round(time.Second))
+			for _, pid := range procsMatching(srv.Home, "covdist agent") {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("remote agent ended %s after the cut", time.Since(cutAt).Round(100*time.Millisecond))
+	r := <-done
+	if !strings.Contains(r.out, "down: ") {
+		t.Errorf("want the cut worker reported down:\n%s", r.out)
+	}
+	if !strings.Contains(r.out, "--- NOT RUN: TestNap1 ") {
+		t.Errorf("want the test that no worker could run reported not run:\n%s", r.out)
+	}
 }
 
 // A package whose directory holds a symbolic link out of it cannot be

@@ -29,12 +29,14 @@ var stamp = time.Unix(946684800, 0) // 2000-01-01
 // emptyHash is the SHA-256 of no bytes; a file of size 0 must carry it.
 var emptyHash = func() string { s := sha256.Sum256(nil); return hex.EncodeToString(s[:]) }()
 
-// Apply is the agent's side of a sync: m has just arrived on conn, and
-// Apply mirrors it under root, the agent's workspace. It answers with the
-// hashes missing from root's content store, receives their blobs (checking
-// each against its hash before storing it), then removes entries of the
-// manifest's trees that m does not list, writes every listed entry as a hard
-// link to (or copy of) its stored object, and answers SyncDone.
+// Apply is the agent's side of a sync: m has just arrived on conn (a
+// *wire.Conn, or an agent's adapter that hands it the frames its own
+// reader takes after m), and Apply mirrors it under root, the agent's
+// workspace. It answers with the hashes missing from root's content store,
+// receives their blobs (checking each against its hash before storing
+// it), then removes entries of the manifest's trees that m does not list,
+// writes every listed entry as a hard link to (or copy of) its stored
+// object, and answers SyncDone.
 //
 // A refusal (an unsafe manifest, a symbolic link on the way out of root)
 // and a local failure (a full disk) are sent to the coordinator in SyncDone
@@ -43,7 +45,7 @@ var emptyHash = func() string { s := sha256.Sum256(nil); return hex.EncodeToStri
 //
 // Syncs into one root are serialised through a lock file in the store, so
 // workers sharing a host and a workspace do not trip over each other.
-func Apply(ctx context.Context, conn *wire.Conn, root string, m *wire.SyncManifest) (*wire.SyncDone, error) {
+func Apply(ctx context.Context, conn Conn, root string, m *wire.SyncManifest) (*wire.SyncDone, error) {
 	done := &wire.SyncDone{}
 	reply := func(err error) (*wire.SyncDone, error) {
 		if err != nil {
@@ -278,7 +280,7 @@ func (a *applier) store(tmp *string, hash string, exec bool) error {
 // not match its hash) goes to a.failed instead: the stream stays in step,
 // since the blob is read to its end regardless, and once one blob failed
 // the rest are read and dropped.
-func (a *applier) receive(ctx context.Context, conn *wire.Conn, hash string, size int64) (int64, error) {
+func (a *applier) receive(ctx context.Context, conn Conn, hash string, size int64) (int64, error) {
 	var (
 		f   *os.File
 		tmp string
@@ -314,7 +316,7 @@ func (a *applier) receive(ctx context.Context, conn *wire.Conn, hash string, siz
 			return got, fmt.Errorf("receiving content %s: %w", hash, err)
 		}
 		if k == wire.KindPing {
-			continue // the coordinator's keepalive, which may cross the sync's start
+			continue // a keepalive, which may come between any two frames
 		}
 		if k != wire.KindSyncBlob {
 			fail(errors.New("sync cut short"))
