@@ -86,8 +86,7 @@ func (m *manifests) dirTrees() ([]filesync.Tree, error) {
 // sends on the stream and reads the agent's sync replies, which the worker's
 // reader goroutine routes to it.
 type syncConn struct {
-	conn    *wire.Conn
-	replies <-chan frame
+	*remoteState
 }
 
 type frame struct {
@@ -95,22 +94,25 @@ type frame struct {
 	payload []byte
 }
 
-func (s *syncConn) Send(k wire.Kind, m any) error { return s.conn.Send(k, m) }
-func (s *syncConn) Bytes() (int64, int64)         { return s.conn.Bytes() }
-func (s *syncConn) Recv() (wire.Kind, []byte, error) {
-	f, ok := <-s.replies
-	if !ok {
-		return 0, nil, io.ErrUnexpectedEOF
+func (s syncConn) Send(k wire.Kind, m any) error { return s.link.conn.Send(k, m) }
+func (s syncConn) Bytes() (int64, int64)         { return s.link.conn.Bytes() }
+func (s syncConn) Recv() (wire.Kind, []byte, error) {
+	select {
+	case f, ok := <-s.replies:
+		if ok {
+			return f.kind, f.payload, nil
+		}
+	case <-s.link.gone:
 	}
-	return f.kind, f.payload, nil
+	return 0, nil, io.ErrUnexpectedEOF
 }
 
 // remoteState is one remote worker connection's view of its workspace.
 type remoteState struct {
 	root    string // the agent's workspace, from its hello
 	synced  map[string]bool
-	replies chan frame
-	conn    *wire.Conn
+	replies chan frame // the agent's sync replies, from the link's reader
+	link    *link
 }
 
 // unsyncableError is a package whose local files cannot be synced (a
@@ -145,7 +147,7 @@ func (c *coordinator) prepare(ctx context.Context, rs *remoteState, u *unit) (bi
 		if err != nil {
 			return "", "", &unsyncableError{u.pkg, err}
 		}
-		st, err := filesync.Push(ctx, &syncConn{conn: rs.conn, replies: rs.replies}, mf)
+		st, err := filesync.Push(ctx, syncConn{rs}, mf)
 		if err != nil {
 			return "", "", fmt.Errorf("syncing %s: %w", u.pkg, err)
 		}
@@ -157,7 +159,7 @@ func (c *coordinator) prepare(ctx context.Context, rs *remoteState, u *unit) (bi
 }
 
 // pushDirs syncs the --rsyncdir directories once, right after the hello.
-func (c *coordinator) pushDirs(ctx context.Context, conn *wire.Conn) error {
+func (c *coordinator) pushDirs(ctx context.Context, rs *remoteState) error {
 	if c.plan.Sync == nil || len(c.plan.Sync.Dirs) == 0 {
 		return nil
 	}
@@ -169,7 +171,7 @@ func (c *coordinator) pushDirs(ctx context.Context, conn *wire.Conn) error {
 	if err != nil {
 		return fmt.Errorf("reading --rsyncdir files: %w", err)
 	}
-	st, err := filesync.Push(ctx, conn, mf)
+	st, err := filesync.Push(ctx, syncConn{rs}, mf)
 	if err != nil {
 		return fmt.Errorf("syncing --rsyncdir directories: %w", err)
 	}

@@ -286,7 +286,10 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 	assign := w.assign
 	send := func(m msg) {
 		m.gen, m.w = gen, w
-		c.msgs <- m
+		select {
+		case c.msgs <- m:
+		case <-c.ctx.Done(): // the run is over: no one listens
+		}
 	}
 	go func() {
 		stream, err := w.Gateway.Open(ctx)
@@ -294,121 +297,63 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 			send(msg{kind: msgDead, err: err})
 			return
 		}
-		conn := wire.NewConn(stream, stream, stream)
-		hello, err := wire.Handshake(conn, wire.Hello{Agent: c.plan.Version})
+		l := newLink(stream, send)
+		hello, err := wire.Handshake(l.conn, wire.Hello{Agent: c.plan.Version})
 		if err == nil {
 			err = c.checkPlatform(w, hello)
 		}
-		if err == nil && w.Remote {
-			err = c.pushDirs(ctx, conn)
-		}
 		if err != nil {
-			stream.Close()
-			send(msg{kind: msgDead, err: err, conn: conn})
+			l.fail(err)
 			return
 		}
+		l.hear.Heard()
 		var rs *remoteState
 		if w.Remote {
-			rs = &remoteState{root: hello.Dir, synced: make(map[string]bool), replies: make(chan frame, 4), conn: conn}
+			rs = &remoteState{root: hello.Dir, synced: make(map[string]bool), replies: make(chan frame, 4), link: l}
 		}
-		send(msg{kind: msgUp, hello: hello, conn: conn})
-		// Pings tell the agent we are still here; one that hears nothing
-		// (a cut link) ends its tests by itself.
-		readerDone := make(chan struct{})
-		defer close(readerDone)
-		go func() {
-			t := time.NewTicker(wire.PingEvery)
-			defer t.Stop()
-			for {
-				select {
-				case <-readerDone:
-					return
-				case <-t.C:
-					// Also while a sync runs: the agent's reader passes
-					// pings over wherever they fall.
-					if conn.Send(wire.KindPing, wire.Ping{}) != nil {
-						return
-					}
-				}
-			}
-		}()
-		// Writer: units to run (synchronising what they need first, on a
-		// remote worker), then a shutdown when assign closes.
-		go func() {
-			for u := range assign {
-				run := &wire.Run{
-					ID: u.id, Package: u.pkg, Tests: u.tests,
-					Binary: u.binary.Path, Dir: u.binary.Dir,
-					Args: u.platform.Args, Env: u.platform.Env, Exec: u.platform.Exec,
-					Timeout: c.plan.Timeout, CoverMode: c.plan.CoverMode,
-					CoverDir: c.plan.CoverMode != "" && coverDirWorks(u.platform.GoVersion),
-				}
-				if rs != nil {
-					bin, dir, err := c.prepare(ctx, rs, u)
-					var ue *unsyncableError
-					if errors.As(err, &ue) {
-						// The local tree's fault: the worker and its
-						// stream are fine, and go on to the next unit.
-						send(msg{kind: msgUnsyncable, unit: u.id, err: err})
-						continue
-					}
-					if err != nil {
-						stream.Close()
-						send(msg{kind: msgDead, err: err})
-						return
-					}
-					run.Binary, run.Dir = bin, dir
-				}
-				if err := conn.Send(wire.KindRun, run); err != nil {
-					stream.Close()
-					return
-				}
-			}
-			_ = conn.Send(wire.KindShutdown, wire.Shutdown{})
-			// The agent exits after a shutdown; give it a moment, then close.
-			time.AfterFunc(5*time.Second, func() { stream.Close() })
-		}()
-		for {
-			k, p, err := conn.Recv()
-			if err != nil {
-				stream.Close()
-				if rs != nil {
-					close(rs.replies)
-				}
-				send(msg{kind: msgDead, err: err})
-				return
-			}
-			if k == wire.KindPing {
-				continue // the agent is there
-			}
-			if rs != nil && (k == wire.KindSyncNeed || k == wire.KindSyncDone) {
-				rs.replies <- frame{k, p}
-				continue
-			}
-			m, err := wire.Decode(k, p)
-			if err != nil {
-				stream.Close()
-				if rs != nil {
-					close(rs.replies)
-				}
-				send(msg{kind: msgDead, err: err})
-				return
-			}
-			switch m := m.(type) {
-			case *wire.Event:
-				send(msg{kind: msgEvent, event: m})
-			case *wire.Done:
-				send(msg{kind: msgDone, done: m})
-			case *wire.Log:
-			default:
-				stream.Close()
-				if rs != nil {
-					close(rs.replies)
-				}
-				send(msg{kind: msgDead, err: fmt.Errorf("unexpected %s frame from agent", k)})
+		go l.ping()
+		go l.read(rs)
+		if rs != nil {
+			if err := c.pushDirs(ctx, rs); err != nil {
+				l.fail(err)
 				return
 			}
 		}
+		send(msg{kind: msgUp, hello: hello, conn: l.conn})
+		// Units to run (synchronising what they need first, on a remote
+		// worker), then a shutdown when assign closes.
+		for u := range assign {
+			run := &wire.Run{
+				ID: u.id, Package: u.pkg, Tests: u.tests,
+				Binary: u.binary.Path, Dir: u.binary.Dir,
+				Args: u.platform.Args, Env: u.platform.Env, Exec: u.platform.Exec,
+				Timeout: c.plan.Timeout, CoverMode: c.plan.CoverMode,
+				CoverDir: c.plan.CoverMode != "" && coverDirWorks(u.platform.GoVersion),
+			}
+			if rs != nil {
+				bin, dir, err := c.prepare(ctx, rs, u)
+				var ue *unsyncableError
+				if errors.As(err, &ue) {
+					// The local tree's fault: the worker and its
+					// stream are fine, and go on to the next unit.
+					send(msg{kind: msgUnsyncable, unit: u.id, err: err})
+					continue
+				}
+				if err != nil {
+					l.fail(err)
+					return
+				}
+				run.Binary, run.Dir = bin, dir
+			}
+			if err := l.conn.Send(wire.KindRun, run); err != nil {
+				// The reader says why the stream broke.
+				stream.Close()
+				return
+			}
+		}
+		_ = l.conn.Send(wire.KindShutdown, wire.Shutdown{})
+		// The agent exits after a shutdown; give it a moment, then close.
+		time.AfterFunc(5*time.Second, func() { stream.Close() })
 	}()
 }
 

@@ -79,6 +79,88 @@ func napNames(n int) []string {
 	return names
 }
 
+// pipeOverSSH writes a pipe= command that reaches srv with the OpenSSH
+// client, which sends no keepalives by default: a cut link never ends it.
+func pipeOverSSH(t *testing.T, srv *sshtest.Server) string {
+	t.Helper()
+	script := filepath.Join(t.TempDir(), "over-ssh")
+	// ssh joins its arguments into one command line: quote them again.
+	body := fmt.Sprintf("#!/bin/bash\nexec ssh -F %s -o BatchMode=yes %s \"$(printf '%%q ' \"$@\")\"\n", srv.Config, sshtest.Alias)
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return script
+}
+
+// A pipe= worker whose link is cut mid-test: nothing ends its stream, so
+// the coordinator must notice the agent's silence itself, give the worker
+// up after about wire.PingTimeout and run its test elsewhere.
+func TestRemotePipeLinkCutE2E(t *testing.T) {
+	srv := sshtest.StartWith(t, sshtest.Options{Netns: true})
+	mod := napModule(t, 4, 4*time.Second, nil)
+	done := make(chan runResult, 1)
+	go func() {
+		done <- runCovdistWithin(t, 120*time.Second, mod, "-v", "--boxed", "--tx=popen", "--tx=pipe="+pipeOverSSH(t, srv), "./...")
+	}()
+	var cutAt time.Time
+	for start := time.Now(); cutAt.IsZero() && time.Since(start) < 60*time.Second; time.Sleep(100 * time.Millisecond) {
+		if procsMatching(srv.Home, "nap.test", "TestNap") != nil {
+			srv.LinkDown(t)
+			cutAt = time.Now()
+		}
+	}
+	r := <-done
+	if cutAt.IsZero() {
+		t.Fatalf("never saw a remote test running to cut its link\n%s", r.out)
+	}
+	t.Logf("the run ended %s after the cut", time.Since(cutAt).Round(100*time.Millisecond))
+	if !strings.Contains(r.out, "down: ") || !strings.Contains(r.out, "no word from the agent") {
+		t.Errorf("want the cut worker reported down for its silence:\n%s", r.out)
+	}
+	if r.code != 0 {
+		t.Errorf("got exit %d; want 0 (the cut test runs again on popen)\n%s", r.code, r.out)
+	}
+	passedOnce(t, r.out, napNames(4)...)
+}
+
+// An agent stopped with SIGSTOP (its host and sshd fine, its connection
+// open): the coordinator gives it up for its silence, reruns its test, and
+// the worker comes back with a new agent.
+func TestRemoteAgentStoppedE2E(t *testing.T) {
+	srv := sshtest.Start(t)
+	mod := napModule(t, 4, 4*time.Second, nil)
+	done := make(chan runResult, 1)
+	go func() {
+		done <- runCovdistWithin(t, 120*time.Second, mod, "-v", "--boxed", "--timeout=10s", "--tx=popen",
+			"--tx=ssh=sshtest//ssh_config="+srv.Config, "./...")
+	}()
+	var stopped []int
+	t.Cleanup(func() {
+		for _, pid := range stopped {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	for start := time.Now(); stopped == nil && time.Since(start) < 60*time.Second; time.Sleep(100 * time.Millisecond) {
+		if procsMatching(srv.Home, "nap.test", "TestNap") != nil {
+			for _, pid := range procsMatching(srv.Home, "covdist agent") {
+				syscall.Kill(pid, syscall.SIGSTOP)
+				stopped = append(stopped, pid)
+			}
+		}
+	}
+	r := <-done
+	if stopped == nil {
+		t.Fatalf("never saw the remote agent run a test to stop it\n%s", r.out)
+	}
+	if !strings.Contains(r.out, "no word from the agent") {
+		t.Errorf("want the stopped agent's worker reported down for its silence:\n%s", r.out)
+	}
+	if r.code != 0 {
+		t.Errorf("got exit %d; want 0 (the stopped agent's test runs again)\n%s", r.code, r.out)
+	}
+	passedOnce(t, r.out, napNames(4)...)
+}
+
 // A link cut while a big file is synced: the agent, which reads the sync's
 // frames itself, must still give its silent coordinator up, and with it the
 // workspace's lock, rather than wait for the rest of the file for ever.
