@@ -26,6 +26,12 @@ const deathsToBlame = 2
 // test running (init, TestMain) before its pending tests are reported as crashed.
 const blamelessCrashes = 2
 
+// reconnectBackoff is how long a worker that was up waits after each
+// failed reconnect in a row before it tries again; one more failure and
+// it is given up. A host that is gone fails every reconnect at once, and
+// retrying without pause would only spin.
+var reconnectBackoff = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}
+
 type testKey struct{ platform, pkg, name string }
 
 type testState struct {
@@ -65,6 +71,7 @@ type workerState struct {
 	everUp   bool
 	conn     *wire.Conn
 	gen      int // which connection; messages of an older one are stale
+	failed   int // reconnects failed in a row since it was last up
 }
 
 type msgKind int
@@ -75,6 +82,7 @@ const (
 	msgDone
 	msgDead
 	msgUnsyncable // a unit's package cannot be synced; the worker is fine
+	msgReconnect  // a worker's backoff is over: start it again
 )
 
 type msg struct {
@@ -391,7 +399,7 @@ func (c *coordinator) handle(m msg) {
 	}
 	switch m.kind {
 	case msgUp:
-		w.alive, w.everUp, w.conn = true, true, m.conn
+		w.alive, w.everUp, w.conn, w.failed = true, true, m.conn, 0
 		info := fmt.Sprintf("%s/%s", m.hello.GOOS, m.hello.GOARCH)
 		if v := w.platform.GoVersion; v != "" {
 			info += " " + v // the toolchain its tests were built with
@@ -406,6 +414,15 @@ func (c *coordinator) handle(m msg) {
 		c.onDead(w, m.err)
 	case msgUnsyncable:
 		c.onUnsyncable(w, m.unit, m.err)
+	case msgReconnect:
+		if w.gone || w.assign != nil {
+			return
+		}
+		if c.stopping != "" {
+			w.gone = true
+			return
+		}
+		c.start(c.ctx, w)
 	}
 }
 
@@ -823,7 +840,12 @@ func (c *coordinator) onDead(w *workerState, err error) {
 		err = errors.New("agent closed the connection")
 	}
 	reason := fmt.Sprintf("worker %s (%s) went down: %v", w.ID, w.Gateway, err)
-	c.rep.Worker(WorkerEvent{Worker: w.ID, Platform: w.platform.Name, Gateway: w.Gateway.String(), Up: false, Info: reason})
+	down := func(info string) {
+		c.rep.Worker(WorkerEvent{Worker: w.ID, Platform: w.platform.Name, Gateway: w.Gateway.String(), Up: false, Info: info})
+	}
+	if wasAlive || !w.everUp {
+		down(reason)
+	}
 	if u := w.busy; u != nil {
 		w.busy = nil
 		delete(c.units, u.id)
@@ -868,17 +890,41 @@ func (c *coordinator) onDead(w *workerState, err error) {
 	if w.gone {
 		return
 	}
-	if !wasAlive && !w.everUp {
+	switch {
+	case wasAlive:
+		// A worker that was up died: that is what the restarts are for.
+		c.restarts++
+		if c.restarts > c.plan.MaxRestarts || c.stopping != "" {
+			w.gone = true
+			return
+		}
+		c.start(c.ctx, w)
+	case !w.everUp:
 		// It never came up: restarting the same gateway will fail the same way.
 		w.gone = true
-		return
+	default:
+		// A reconnect failed (the host is gone, or not back yet). It is
+		// not a restart, or one dead host would use up the restarts a
+		// crash elsewhere is allowed: try again later, a few times.
+		w.failed++
+		if c.stopping != "" {
+			w.gone = true
+			return
+		}
+		if w.failed > len(reconnectBackoff) {
+			w.gone = true
+			down(fmt.Sprintf("worker %s (%s) given up after %d failed reconnects; the last: %v", w.ID, w.Gateway, w.failed, err))
+			return
+		}
+		// The timer only asks: the loop owns the worker's state.
+		m := msg{kind: msgReconnect, w: w, gen: w.gen}
+		time.AfterFunc(reconnectBackoff[w.failed-1], func() {
+			select {
+			case c.msgs <- m:
+			case <-c.ctx.Done():
+			}
+		})
 	}
-	c.restarts++
-	if c.restarts > c.plan.MaxRestarts || c.stopping != "" {
-		w.gone = true
-		return
-	}
-	c.start(c.ctx, w)
 }
 
 // runsNatively names the architecture whose binaries a host's processor

@@ -274,13 +274,25 @@ func TestWorkerDeathReschedules(t *testing.T) {
 
 // A platform whose only worker dies and cannot come back: every test is
 // still reported once, the unfinished ones as not run, with the reason.
+// The reconnects back off and are no restarts; the worker is given up
+// after a few, with one line.
 func TestDeadHostReportsNotRun(t *testing.T) {
 	bin, dir := buildFixture(t)
 	gone := &pipeGateway{cuts: 1, cutAfter: 300 * time.Millisecond, deadAfter: 1}
 	rec := &recorder{}
-	_, err := distribute.Run(context.Background(), plan(bin, dir, gone), rec)
+	start := time.Now()
+	out, err := distribute.Run(context.Background(), plan(bin, dir, gone), rec)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 5*time.Second || d > 20*time.Second {
+		t.Errorf("the run took %s; want the reconnects spaced out over about 7s, then the worker given up", d.Round(100*time.Millisecond))
+	}
+	if out.Restarts != 1 {
+		t.Errorf("got %d restarts; want 1, for the death: failed reconnects are none", out.Restarts)
+	}
+	if len(rec.downs) != 2 || !strings.Contains(rec.downs[1], "given up after 4 failed reconnects") {
+		t.Errorf("got down events %q; want the death, then one line giving the worker up", rec.downs)
 	}
 	got := statuses(rec.results)
 	if len(got) != 5 {

@@ -213,6 +213,64 @@ func TestRemoteLinkCutDuringSyncE2E(t *testing.T) {
 	}
 }
 
+// A host that is gone for good while its workers ran: its workers'
+// reconnects back off and stop after a few, with one line each, and do not
+// use up the restarts the other host's crash is allowed.
+func TestRemoteDeadHostKeepsRestartBudgetE2E(t *testing.T) {
+	a, b := sshtest.Start(t), sshtest.Start(t)
+	cfg := filepath.Join(t.TempDir(), "ssh_config")
+	var both []byte
+	for _, h := range []struct {
+		alias string
+		srv   *sshtest.Server
+	}{{"hosta", a}, {"hostb", b}} {
+		text, err := os.ReadFile(h.srv.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		both = append(both, regexp.MustCompile(`(?m)^Host sshtest\b`).ReplaceAll(text, []byte("Host "+h.alias))...)
+		both = append(both, '\n')
+	}
+	os.WriteFile(cfg, both, 0o600)
+	mod := napModule(t, 6, 2*time.Second, map[string]string{
+		"crashy/crashy.go": "package crashy\n\nfunc Crash() int { return 1 }\n",
+		// Long enough to crash after the host is gone, wherever it started.
+		"crashy/crashy_test.go": "package crashy\n\nimport (\n\t\"testing\"\n\t\"time\"\n)\n\n" +
+			"func TestCrash(t *testing.T) { time.Sleep(5 * time.Second); Crash(); panic(\"crash\") }\n",
+	})
+	done := make(chan runResult, 1)
+	start := time.Now()
+	go func() {
+		done <- runCovdistWithin(t, 150*time.Second, mod, "-v", "--boxed", "--max-worker-restart=2",
+			"--tx=ssh=hosta//ssh_config="+cfg, "--tx=ssh=hostb//ssh_config="+cfg, "./...")
+	}()
+	killed := false
+	for !killed && time.Since(start) < 60*time.Second {
+		if procsMatching(a.Home, ".test", "-test.run") != nil {
+			a.Kill()
+			killed = true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r := <-done
+	if !killed {
+		t.Fatalf("never saw host a run a test to kill it\n%s", r.out)
+	}
+	if strings.Contains(r.out, "reached") {
+		t.Errorf("the dead host's reconnects used up --max-worker-restart:\n%s", r.out)
+	}
+	if n := strings.Count(r.out, "[gw0] down: "); n < 1 || n > 2 {
+		t.Errorf("got %d down lines for the dead host's worker; want it reported down, then given up once:\n%s", n, r.out)
+	}
+	if !strings.Contains(r.out, "--- CRASH: TestCrash ") {
+		t.Errorf("want TestCrash reported crashed:\n%s", r.out)
+	}
+	if r.code != 1 {
+		t.Errorf("got exit %d; want 1 (TestCrash crashed)\n%s", r.code, r.out)
+	}
+	passedOnce(t, r.out, napNames(6)...)
+}
+
 // A package whose directory holds a symbolic link out of it cannot be
 // synced: its tests are reported not run, with the refusal, its package
 // fails, and the workers go on with the other packages.
