@@ -99,7 +99,23 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 
 	a := &agent{conn: conn, tmp: tmp, tracker: coverage.NewTracker(), nice: opt.Nice,
 		covdata: covdata.NewReader(), shapes: make(map[string]bool)}
-	errLost := fmt.Errorf("no word from the coordinator for %s: giving it up", wire.PingTimeout)
+	// end says why the agent stops: the coordinator's silence, the
+	// stream's end (nil for a clean one, or after a shutdown), or else err.
+	end := func(err error) error {
+		select {
+		case <-lost:
+			return fmt.Errorf("no word from the coordinator for %s: giving it up", wire.PingTimeout)
+		default:
+		}
+		select {
+		case err = <-readErr:
+		default:
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return err
+	}
 	for {
 		var j job
 		ok := false
@@ -108,37 +124,21 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 		case <-ctx.Done():
 		}
 		if !ok || ctx.Err() != nil {
-			break
+			return end(ctx.Err())
 		}
 		if s := j.sync; s != nil {
 			_, err := filesync.Apply(ctx, &syncConn{conn: conn, frames: s.frames, ctx: ctx}, wd, s.manifest)
 			close(s.done)
 			if err != nil {
-				select {
-				case <-lost:
-					return errLost
-				default:
-				}
-				return err // the stream is out of step
+				return end(err) // the stream is out of step
 			}
 			continue
 		}
 		done := a.run(ctx, j.run)
 		if err := conn.Send(wire.KindDone, done); err != nil {
-			return err
+			return end(err)
 		}
 	}
-	select {
-	case <-lost:
-		return errLost
-	case err = <-readErr:
-	default:
-		err = ctx.Err() // ours, not the stream's: the caller's
-	}
-	if errors.Is(err, io.EOF) {
-		return nil
-	}
-	return err
 }
 
 // readFrames reads every frame from the coordinator and hands each on: a
