@@ -127,6 +127,9 @@ type coordinator struct {
 	// stoppedByFailures says stopping is -x/--maxfail's: the one reason
 	// for tests not run that does not fail their package.
 	stoppedByFailures bool
+	// over closes when Run returns: from then on no one reads msgs.
+	// (ctx ends earlier on Ctrl-C, while Run still waits for the agents.)
+	over chan struct{}
 }
 
 // Run runs the plan and returns its outcome. The error is only for a run
@@ -137,6 +140,7 @@ func Run(ctx context.Context, plan *Plan, rep Reporter) (*Outcome, error) {
 	defer cancel()
 	c := &coordinator{
 		ctx:       ctx,
+		over:      make(chan struct{}),
 		feed:      plan.Feed,
 		expect:    make(map[string]int),
 		arrived:   make(map[string]int),
@@ -156,6 +160,7 @@ func Run(ctx context.Context, plan *Plan, rep Reporter) (*Outcome, error) {
 			Counts:   make(map[Status]int),
 		},
 	}
+	defer close(c.over)
 	overhead := 0.03
 	for _, pl := range plan.Platforms {
 		p := newPool(plan.Mode, overhead)
@@ -296,7 +301,7 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 		m.gen, m.w = gen, w
 		select {
 		case c.msgs <- m:
-		case <-c.ctx.Done(): // the run is over: no one listens
+		case <-c.over:
 		}
 	}
 	go func() {
@@ -921,7 +926,7 @@ func (c *coordinator) onDead(w *workerState, err error) {
 		time.AfterFunc(reconnectBackoff[w.failed-1], func() {
 			select {
 			case c.msgs <- m:
-			case <-c.ctx.Done():
+			case <-c.over:
 			}
 		})
 	}
