@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/covdist/covdist/distribute/filesync"
 	"github.com/covdist/covdist/distribute/wire"
@@ -87,8 +86,7 @@ func (m *manifests) dirTrees() ([]filesync.Tree, error) {
 // sends on the stream and reads the agent's sync replies, which the worker's
 // reader goroutine routes to it.
 type syncConn struct {
-	conn    *wire.Conn
-	replies <-chan frame
+	*remoteState
 }
 
 type frame struct {
@@ -96,43 +94,60 @@ type frame struct {
 	payload []byte
 }
 
-func (s *syncConn) Send(k wire.Kind, m any) error { return s.conn.Send(k, m) }
-func (s *syncConn) Bytes() (int64, int64)         { return s.conn.Bytes() }
-func (s *syncConn) Recv() (wire.Kind, []byte, error) {
-	f, ok := <-s.replies
-	if !ok {
-		return 0, nil, io.ErrUnexpectedEOF
+func (s syncConn) Send(k wire.Kind, m any) error { return s.link.conn.Send(k, m) }
+func (s syncConn) Bytes() (int64, int64)         { return s.link.conn.Bytes() }
+func (s syncConn) Recv() (wire.Kind, []byte, error) {
+	select {
+	case f, ok := <-s.replies:
+		if ok {
+			return f.kind, f.payload, nil
+		}
+	case <-s.link.gone:
 	}
-	return f.kind, f.payload, nil
+	return 0, nil, io.ErrUnexpectedEOF
 }
 
 // remoteState is one remote worker connection's view of its workspace.
 type remoteState struct {
-	syncing atomic.Bool // a sync owns the stream: no pings meanwhile
-	root    string      // the agent's workspace, from its hello
+	root    string // the agent's workspace, from its hello
 	synced  map[string]bool
-	replies chan frame
-	conn    *wire.Conn
+	replies chan frame // the agent's sync replies, from the link's reader
+	link    *link
 }
 
-// prepare syncs what unit u needs and returns the paths it has there.
+// unsyncableError is a package whose local files cannot be synced (a
+// symbolic link out of its directory, a file over the size limit): no
+// remote worker can run it, and nothing went wrong with the worker or
+// its stream, since nothing was sent.
+type unsyncableError struct {
+	pkg string
+	err error
+}
+
+func (e *unsyncableError) Error() string {
+	return fmt.Sprintf("cannot sync %s to remote workers: %v", e.pkg, e.err)
+}
+
+func (e *unsyncableError) Unwrap() error { return e.err }
+
+// prepare syncs what unit u needs and returns the paths it has there. An
+// *unsyncableError leaves the stream as it was; any other error leaves
+// it unusable.
 func (c *coordinator) prepare(ctx context.Context, rs *remoteState, u *unit) (bin, dir string, err error) {
 	if c.syncs == nil || c.plan.Sync == nil {
-		return "", "", errors.New("a remote worker needs Plan.Sync")
+		return "", "", &unsyncableError{u.pkg, errors.New("a remote worker needs Plan.Sync")}
 	}
 	trees, bin, dir, err := c.syncs.packageTrees(u.binary)
 	if err != nil {
-		return "", "", err
+		return "", "", &unsyncableError{u.pkg, err}
 	}
 	key := u.platform.Name + "\x00" + u.pkg
 	if !rs.synced[key] {
 		mf, err := c.syncs.get(key, trees)
 		if err != nil {
-			return "", "", fmt.Errorf("reading files of %s to sync: %w", u.pkg, err)
+			return "", "", &unsyncableError{u.pkg, err}
 		}
-		rs.syncing.Store(true)
-		st, err := filesync.Push(ctx, &syncConn{conn: rs.conn, replies: rs.replies}, mf)
-		rs.syncing.Store(false)
+		st, err := filesync.Push(ctx, syncConn{rs}, mf)
 		if err != nil {
 			return "", "", fmt.Errorf("syncing %s: %w", u.pkg, err)
 		}
@@ -144,7 +159,7 @@ func (c *coordinator) prepare(ctx context.Context, rs *remoteState, u *unit) (bi
 }
 
 // pushDirs syncs the --rsyncdir directories once, right after the hello.
-func (c *coordinator) pushDirs(ctx context.Context, conn *wire.Conn) error {
+func (c *coordinator) pushDirs(ctx context.Context, rs *remoteState) error {
 	if c.plan.Sync == nil || len(c.plan.Sync.Dirs) == 0 {
 		return nil
 	}
@@ -156,7 +171,7 @@ func (c *coordinator) pushDirs(ctx context.Context, conn *wire.Conn) error {
 	if err != nil {
 		return fmt.Errorf("reading --rsyncdir files: %w", err)
 	}
-	st, err := filesync.Push(ctx, conn, mf)
+	st, err := filesync.Push(ctx, syncConn{rs}, mf)
 	if err != nil {
 		return fmt.Errorf("syncing --rsyncdir directories: %w", err)
 	}

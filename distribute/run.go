@@ -26,6 +26,12 @@ const deathsToBlame = 2
 // test running (init, TestMain) before its pending tests are reported as crashed.
 const blamelessCrashes = 2
 
+// reconnectBackoff is how long a worker that was up waits after each
+// failed reconnect in a row before it tries again; one more failure and
+// it is given up. A host that is gone fails every reconnect at once, and
+// retrying without pause would only spin.
+var reconnectBackoff = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}
+
 type testKey struct{ platform, pkg, name string }
 
 type testState struct {
@@ -65,6 +71,7 @@ type workerState struct {
 	everUp   bool
 	conn     *wire.Conn
 	gen      int // which connection; messages of an older one are stale
+	failed   int // reconnects failed in a row since it was last up
 	// cover is the coverage stream of the current connection: its agent's
 	// deltas refer to the blocks it announced on it before.
 	cover *coverage.Stream
@@ -77,6 +84,8 @@ const (
 	msgEvent
 	msgDone
 	msgDead
+	msgUnsyncable // a unit's package cannot be synced; the worker is fine
+	msgReconnect  // a worker's backoff is over: start it again
 )
 
 type msg struct {
@@ -88,6 +97,7 @@ type msg struct {
 	done  *wire.Done
 	err   error
 	conn  *wire.Conn
+	unit  int64 // msgUnsyncable's
 }
 
 type coordinator struct {
@@ -116,6 +126,13 @@ type coordinator struct {
 	blameless   map[[2]string]int
 	overheadSum float64
 	overheadN   int
+
+	// stoppedByFailures says stopping is -x/--maxfail's: the one reason
+	// for tests not run that does not fail their package.
+	stoppedByFailures bool
+	// over closes when Run returns: from then on no one reads msgs.
+	// (ctx ends earlier on Ctrl-C, while Run still waits for the agents.)
+	over chan struct{}
 }
 
 // Run runs the plan and returns its outcome. The error is only for a run
@@ -126,6 +143,7 @@ func Run(ctx context.Context, plan *Plan, rep Reporter) (*Outcome, error) {
 	defer cancel()
 	c := &coordinator{
 		ctx:       ctx,
+		over:      make(chan struct{}),
 		feed:      plan.Feed,
 		expect:    make(map[string]int),
 		arrived:   make(map[string]int),
@@ -145,6 +163,7 @@ func Run(ctx context.Context, plan *Plan, rep Reporter) (*Outcome, error) {
 			Counts:   make(map[Status]int),
 		},
 	}
+	defer close(c.over)
 	overhead := 0.03
 	for _, pl := range plan.Platforms {
 		p := newPool(plan.Mode, overhead)
@@ -287,7 +306,10 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 	assign := w.assign
 	send := func(m msg) {
 		m.gen, m.w = gen, w
-		c.msgs <- m
+		select {
+		case c.msgs <- m:
+		case <-c.over:
+		}
 	}
 	go func() {
 		stream, err := w.Gateway.Open(ctx)
@@ -295,112 +317,63 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 			send(msg{kind: msgDead, err: err})
 			return
 		}
-		conn := wire.NewConn(stream, stream, stream)
-		hello, err := wire.Handshake(conn, wire.Hello{Agent: c.plan.Version})
+		l := newLink(stream, send)
+		hello, err := wire.Handshake(l.conn, wire.Hello{Agent: c.plan.Version})
 		if err == nil {
 			err = c.checkPlatform(w, hello)
 		}
-		if err == nil && w.Remote {
-			err = c.pushDirs(ctx, conn)
-		}
 		if err != nil {
-			stream.Close()
-			send(msg{kind: msgDead, err: err, conn: conn})
+			l.fail(err)
 			return
 		}
+		l.hear.Heard()
 		var rs *remoteState
 		if w.Remote {
-			rs = &remoteState{root: hello.Dir, synced: make(map[string]bool), replies: make(chan frame, 4), conn: conn}
+			rs = &remoteState{root: hello.Dir, synced: make(map[string]bool), replies: make(chan frame, 4), link: l}
 		}
-		send(msg{kind: msgUp, hello: hello, conn: conn})
-		// Pings tell the agent we are still here; one that hears nothing
-		// (a cut link) ends its tests by itself.
-		readerDone := make(chan struct{})
-		defer close(readerDone)
-		go func() {
-			t := time.NewTicker(wire.PingEvery)
-			defer t.Stop()
-			for {
-				select {
-				case <-readerDone:
-					return
-				case <-t.C:
-					if rs != nil && rs.syncing.Load() {
-						continue // a sync owns the stream
-					}
-					if conn.Send(wire.KindPing, wire.Ping{}) != nil {
-						return
-					}
-				}
-			}
-		}()
-		// Writer: units to run (synchronising what they need first, on a
-		// remote worker), then a shutdown when assign closes.
-		go func() {
-			for u := range assign {
-				run := &wire.Run{
-					ID: u.id, Package: u.pkg, Tests: u.tests,
-					Binary: u.binary.Path, Dir: u.binary.Dir,
-					Args: u.platform.Args, Env: u.platform.Env, Exec: u.platform.Exec,
-					Timeout: c.plan.Timeout, CoverMode: c.plan.CoverMode,
-					CoverDir: c.plan.CoverMode != "" && coverDirWorks(u.platform.GoVersion),
-				}
-				if rs != nil {
-					bin, dir, err := c.prepare(ctx, rs, u)
-					if err != nil {
-						stream.Close()
-						send(msg{kind: msgDead, err: err})
-						return
-					}
-					run.Binary, run.Dir = bin, dir
-				}
-				if err := conn.Send(wire.KindRun, run); err != nil {
-					stream.Close()
-					return
-				}
-			}
-			_ = conn.Send(wire.KindShutdown, wire.Shutdown{})
-			// The agent exits after a shutdown; give it a moment, then close.
-			time.AfterFunc(5*time.Second, func() { stream.Close() })
-		}()
-		for {
-			k, p, err := conn.Recv()
-			if err != nil {
-				stream.Close()
-				if rs != nil {
-					close(rs.replies)
-				}
-				send(msg{kind: msgDead, err: err})
-				return
-			}
-			if rs != nil && (k == wire.KindSyncNeed || k == wire.KindSyncDone) {
-				rs.replies <- frame{k, p}
-				continue
-			}
-			m, err := wire.Decode(k, p)
-			if err != nil {
-				stream.Close()
-				if rs != nil {
-					close(rs.replies)
-				}
-				send(msg{kind: msgDead, err: err})
-				return
-			}
-			switch m := m.(type) {
-			case *wire.Event:
-				send(msg{kind: msgEvent, event: m})
-			case *wire.Done:
-				send(msg{kind: msgDone, done: m})
-			case *wire.Log:
-			default:
-				stream.Close()
-				if rs != nil {
-					close(rs.replies)
-				}
-				send(msg{kind: msgDead, err: fmt.Errorf("unexpected %s frame from agent", k)})
+		go l.ping()
+		go l.read(rs)
+		if rs != nil {
+			if err := c.pushDirs(ctx, rs); err != nil {
+				l.fail(err)
 				return
 			}
 		}
+		send(msg{kind: msgUp, hello: hello, conn: l.conn})
+		// Units to run (synchronising what they need first, on a remote
+		// worker), then a shutdown when assign closes.
+		for u := range assign {
+			run := &wire.Run{
+				ID: u.id, Package: u.pkg, Tests: u.tests,
+				Binary: u.binary.Path, Dir: u.binary.Dir,
+				Args: u.platform.Args, Env: u.platform.Env, Exec: u.platform.Exec,
+				Timeout: c.plan.Timeout, CoverMode: c.plan.CoverMode,
+				CoverDir: c.plan.CoverMode != "" && coverDirWorks(u.platform.GoVersion),
+			}
+			if rs != nil {
+				bin, dir, err := c.prepare(ctx, rs, u)
+				var ue *unsyncableError
+				if errors.As(err, &ue) {
+					// The local tree's fault: the worker and its
+					// stream are fine, and go on to the next unit.
+					send(msg{kind: msgUnsyncable, unit: u.id, err: err})
+					continue
+				}
+				if err != nil {
+					l.fail(err)
+					return
+				}
+				run.Binary, run.Dir = bin, dir
+			}
+			if err := l.conn.Send(wire.KindRun, run); err != nil {
+				// The reader says why the stream broke.
+				stream.Close()
+				return
+			}
+		}
+		_ = l.conn.Send(wire.KindShutdown, wire.Shutdown{})
+		// The agent exits after a shutdown; give it a moment, then close.
+		time.AfterFunc(5*time.Second, func() { stream.Close() })
 	}()
 }
 
@@ -438,7 +411,7 @@ func (c *coordinator) handle(m msg) {
 	}
 	switch m.kind {
 	case msgUp:
-		w.alive, w.everUp, w.conn = true, true, m.conn
+		w.alive, w.everUp, w.conn, w.failed = true, true, m.conn, 0
 		info := fmt.Sprintf("%s/%s", m.hello.GOOS, m.hello.GOARCH)
 		if v := w.platform.GoVersion; v != "" {
 			info += " " + v // the toolchain its tests were built with
@@ -451,6 +424,43 @@ func (c *coordinator) handle(m msg) {
 		c.onDone(w, m.done)
 	case msgDead:
 		c.onDead(w, m.err)
+	case msgUnsyncable:
+		c.onUnsyncable(w, m.unit, m.err)
+	case msgReconnect:
+		if w.gone || w.assign != nil {
+			return
+		}
+		if c.stopping != "" {
+			w.gone = true
+			return
+		}
+		c.start(c.ctx, w)
+	}
+}
+
+// onUnsyncable reports the tests of a package that cannot be synced to
+// remote workers as not run, once: those of the unit that found out and
+// those still pending on its platform. The worker is free for other work.
+func (c *coordinator) onUnsyncable(w *workerState, id int64, err error) {
+	u := c.units[id]
+	if u == nil {
+		return
+	}
+	delete(c.units, id)
+	w.busy = nil
+	pl := u.platform.Name
+	for _, t := range u.tests {
+		if u.coverOnly[t] {
+			// Reported already; its coverage is given up with the package.
+			if st := c.tests[testKey{pl, u.pkg, t}]; st != nil {
+				st.coverDue = false
+			}
+			continue
+		}
+		c.finalize(pl, u.pkg, t, NotRun, w.ID, err.Error(), "")
+	}
+	for _, t := range c.pools[pl].drainPackage(u.pkg) {
+		c.finalize(pl, u.pkg, t, NotRun, "", err.Error(), "")
 	}
 }
 
@@ -657,7 +667,16 @@ func (c *coordinator) finalize(platform, pkg, name string, status Status, worker
 		c.pkgFail[[2]string{platform, pkg}] = true
 		if c.plan.MaxFail > 0 && c.failures >= c.plan.MaxFail && c.stopping == "" {
 			c.stopping = fmt.Sprintf("stopped after %d failure(s) (-x/--maxfail)", c.failures)
+			c.stoppedByFailures = true
 		}
+	}
+	if status == NotRun && !(c.stoppedByFailures && reason == c.stopping) {
+		// A test that should have run and did not (no worker left, the
+		// restarts used up, its binary would not start) is no pass, as go
+		// test fails a package whose tests did not all run. Tests that
+		// -x chose not to start are the exception: their package did
+		// nothing wrong.
+		c.pkgFail[[2]string{platform, pkg}] = true
 	}
 	if status == Passed || status == Failed {
 		c.out.Durations = append(c.out.Durations, Duration{platform, pkg, name, st.elapsed})
@@ -830,11 +849,19 @@ func (c *coordinator) onDead(w *workerState, err error) {
 		close(w.assign) // ends the old writer goroutine
 		w.assign = nil
 	}
-	if errors.Is(err, io.EOF) {
+	if err == io.EOF {
+		// Only a stream that ended cleanly between frames says no more
+		// than this; a wrapped EOF (an SSH handshake cut short, a server
+		// that refused the connection) keeps its own words.
 		err = errors.New("agent closed the connection")
 	}
 	reason := fmt.Sprintf("worker %s (%s) went down: %v", w.ID, w.Gateway, err)
-	c.rep.Worker(WorkerEvent{Worker: w.ID, Platform: w.platform.Name, Gateway: w.Gateway.String(), Up: false, Info: reason})
+	down := func(info string) {
+		c.rep.Worker(WorkerEvent{Worker: w.ID, Platform: w.platform.Name, Gateway: w.Gateway.String(), Up: false, Info: info})
+	}
+	if wasAlive || !w.everUp {
+		down(reason)
+	}
 	if u := w.busy; u != nil {
 		w.busy = nil
 		delete(c.units, u.id)
@@ -879,17 +906,41 @@ func (c *coordinator) onDead(w *workerState, err error) {
 	if w.gone {
 		return
 	}
-	if !wasAlive && !w.everUp {
+	switch {
+	case wasAlive:
+		// A worker that was up died: that is what the restarts are for.
+		c.restarts++
+		if c.restarts > c.plan.MaxRestarts || c.stopping != "" {
+			w.gone = true
+			return
+		}
+		c.start(c.ctx, w)
+	case !w.everUp:
 		// It never came up: restarting the same gateway will fail the same way.
 		w.gone = true
-		return
+	default:
+		// A reconnect failed (the host is gone, or not back yet). It is
+		// not a restart, or one dead host would use up the restarts a
+		// crash elsewhere is allowed: try again later, a few times.
+		w.failed++
+		if c.stopping != "" {
+			w.gone = true
+			return
+		}
+		if w.failed > len(reconnectBackoff) {
+			w.gone = true
+			down(fmt.Sprintf("worker %s (%s) given up after %d failed reconnects; the last: %v", w.ID, w.Gateway, w.failed, err))
+			return
+		}
+		// The timer only asks: the loop owns the worker's state.
+		m := msg{kind: msgReconnect, w: w, gen: w.gen}
+		time.AfterFunc(reconnectBackoff[w.failed-1], func() {
+			select {
+			case c.msgs <- m:
+			case <-c.over:
+			}
+		})
 	}
-	c.restarts++
-	if c.restarts > c.plan.MaxRestarts || c.stopping != "" {
-		w.gone = true
-		return
-	}
-	c.start(c.ctx, w)
 }
 
 // runsNatively names the architecture whose binaries a host's processor

@@ -14,6 +14,7 @@ import (
 
 	"github.com/covdist/covdist/distribute"
 	"github.com/covdist/covdist/distribute/agent"
+	"github.com/covdist/covdist/distribute/wire"
 )
 
 // fixture builds a real coverage-instrumented test binary once.
@@ -79,13 +80,16 @@ func buildFixture(t *testing.T) (bin, dir string) {
 }
 
 // pipeGateway runs the real agent in-process over pipes. Its first cut
-// streams are closed after cutAfter once a unit is sent, like a worker dying
-// mid-run; after deadAfter opens, Open fails, like a host that is gone.
+// streams are closed after cutAfter, like a worker dying mid-run (or,
+// with silent, go quiet both ways cutAfter after the first unit is sent,
+// as a cut link does, and close nothing); after deadAfter opens, Open
+// fails, like a host that is gone.
 type pipeGateway struct {
 	mu        sync.Mutex
 	opens     int
 	cuts      int
 	cutAfter  time.Duration
+	silent    bool
 	deadAfter int // 0: never
 }
 
@@ -121,10 +125,61 @@ func (g *pipeGateway) Open(ctx context.Context) (io.ReadWriteCloser, error) {
 		fromAgentW.Close()
 	}()
 	s := &duplex{Reader: fromAgentR, Writer: toAgentW, closers: []io.Closer{toAgentW, fromAgentR, toAgentR, fromAgentW}}
-	if cut {
+	switch {
+	case cut && g.silent:
+		return &cutLink{duplex: s, after: g.cutAfter, cut: make(chan struct{}), closed: make(chan struct{})}, nil
+	case cut:
 		time.AfterFunc(g.cutAfter, func() { s.Close() })
 	}
 	return s, nil
+}
+
+// cutLink is a stream whose link is cut once cut closes: what each side
+// sends from then on is lost (a kernel's buffers take it), nothing
+// arrives, and neither side's stream ends until it is closed.
+type cutLink struct {
+	*duplex
+	after   time.Duration // from the first unit sent to the cut
+	running sync.Once
+	cut     chan struct{}
+	closed  chan struct{}
+	once    sync.Once
+}
+
+func (l *cutLink) Read(b []byte) (int, error) {
+	select {
+	case <-l.cut:
+	default:
+		n, err := l.duplex.Read(b)
+		select {
+		case <-l.cut:
+		default:
+			return n, err
+		}
+	}
+	// Whatever the agent sends is lost; its writes must not block.
+	go io.Copy(io.Discard, l.duplex.Reader)
+	<-l.closed
+	return 0, io.ErrClosedPipe
+}
+
+func (l *cutLink) Write(b []byte) (int, error) {
+	select {
+	case <-l.cut:
+		return len(b), nil
+	default:
+	}
+	n, err := l.duplex.Write(b)
+	// wire.Conn writes a frame at a time: its fifth byte is its kind.
+	if len(b) > 4 && wire.Kind(b[4]) == wire.KindRun {
+		l.running.Do(func() { time.AfterFunc(l.after, func() { close(l.cut) }) })
+	}
+	return n, err
+}
+
+func (l *cutLink) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return l.duplex.Close()
 }
 
 func (g *pipeGateway) String() string { return "pipe-test" }
@@ -133,14 +188,22 @@ type recorder struct {
 	results []distribute.Result
 	events  []distribute.Event
 	down    int
+	downs   []string        // the down events' reasons
+	failed  map[string]bool // by package, as PackageDone said
 }
 
-func (r *recorder) Event(e distribute.Event)                  { r.events = append(r.events, e) }
-func (r *recorder) Result(res distribute.Result)              { r.results = append(r.results, res) }
-func (r *recorder) PackageDone(string, string, bool, float64) {}
+func (r *recorder) Event(e distribute.Event)     { r.events = append(r.events, e) }
+func (r *recorder) Result(res distribute.Result) { r.results = append(r.results, res) }
+func (r *recorder) PackageDone(_, pkg string, failed bool, _ float64) {
+	if r.failed == nil {
+		r.failed = make(map[string]bool)
+	}
+	r.failed[pkg] = failed
+}
 func (r *recorder) Worker(w distribute.WorkerEvent) {
 	if !w.Up {
 		r.down++
+		r.downs = append(r.downs, w.Info)
 	}
 }
 
@@ -211,13 +274,25 @@ func TestWorkerDeathReschedules(t *testing.T) {
 
 // A platform whose only worker dies and cannot come back: every test is
 // still reported once, the unfinished ones as not run, with the reason.
+// The reconnects back off and are no restarts; the worker is given up
+// after a few, with one line.
 func TestDeadHostReportsNotRun(t *testing.T) {
 	bin, dir := buildFixture(t)
 	gone := &pipeGateway{cuts: 1, cutAfter: 300 * time.Millisecond, deadAfter: 1}
 	rec := &recorder{}
-	_, err := distribute.Run(context.Background(), plan(bin, dir, gone), rec)
+	start := time.Now()
+	out, err := distribute.Run(context.Background(), plan(bin, dir, gone), rec)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 5*time.Second || d > 20*time.Second {
+		t.Errorf("the run took %s; want the reconnects spaced out over about 7s, then the worker given up", d.Round(100*time.Millisecond))
+	}
+	if out.Restarts != 1 {
+		t.Errorf("got %d restarts; want 1, for the death: failed reconnects are none", out.Restarts)
+	}
+	if len(rec.downs) != 2 || !strings.Contains(rec.downs[1], "given up after 4 failed reconnects") {
+		t.Errorf("got down events %q; want the death, then one line giving the worker up", rec.downs)
 	}
 	got := statuses(rec.results)
 	if len(got) != 5 {
@@ -240,6 +315,11 @@ func TestDeadHostReportsNotRun(t *testing.T) {
 			t.Errorf("%s: got reason %q; want it to say no worker is left", r.Test, r.Reason)
 		}
 	}
+	// Tests not run for want of a worker are no pass: go test would have
+	// failed the package.
+	if failed, done := rec.failed["example.com/fx"]; !done || !failed {
+		t.Errorf("package done %v, failed %v; want it reported done and failed", done, failed)
+	}
 }
 
 // A gateway that never opens is a run that could not happen.
@@ -248,5 +328,33 @@ func TestNoWorker(t *testing.T) {
 	_, err := distribute.Run(context.Background(), plan(bin, dir, &pipeGateway{deadAfter: -1}), &recorder{})
 	if err == nil || !strings.Contains(err.Error(), "no worker could run") {
 		t.Fatalf("got %v; want ErrNoWorker", err)
+	}
+}
+
+// A worker whose link goes quiet mid-run (a cut link, a stopped agent)
+// ends no stream: the coordinator gives it up for its silence after about
+// wire.PingTimeout, its test runs elsewhere, and the run ends.
+func TestSilentWorkerGivenUp(t *testing.T) {
+	bin, dir := buildFixture(t)
+	quiet := &pipeGateway{cuts: 1, silent: true} // its first unit never reports back
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rec := &recorder{}
+	start := time.Now()
+	_, err := distribute.Run(ctx, plan(bin, dir, quiet, &pipeGateway{}), rec)
+	if err != nil {
+		t.Fatalf("got %v after %s; want the run to end by itself", err, time.Since(start).Round(time.Second))
+	}
+	got := statuses(rec.results)
+	if len(got) != 5 {
+		t.Fatalf("got results for %d tests; want 5: %v", len(got), got)
+	}
+	for name, ss := range got {
+		if len(ss) != 1 || ss[0] != distribute.Passed {
+			t.Errorf("%s: got statuses %v; want exactly one pass", name, ss)
+		}
+	}
+	if len(rec.downs) == 0 || !strings.Contains(rec.downs[0], "no word from the agent") {
+		t.Errorf("got down events %q; want the quiet worker given up for its silence", rec.downs)
 	}
 }

@@ -171,6 +171,28 @@ func (p *pool) drain() []Test {
 	return out
 }
 
+// drainPackage removes everything pending of pkg and returns the tests
+// still to be reported; its coverage-only reruns are dropped.
+func (p *pool) drainPackage(pkg string) []string {
+	var out []string
+	keep := p.isolate[:0]
+	for _, t := range p.isolate {
+		if t.Package == pkg {
+			out = append(out, t.Name)
+		} else {
+			keep = append(keep, t)
+		}
+	}
+	p.isolate = keep
+	if q := p.pkgs[pkg]; q != nil {
+		for _, t := range q.tests {
+			out = append(out, t.name)
+		}
+		q.tests, q.cover = nil, nil
+	}
+	return out
+}
+
 func (p *pool) sorted() []*pkgQueue {
 	qs := make([]*pkgQueue, 0, len(p.pkgs))
 	for _, q := range p.pkgs {

@@ -2,6 +2,7 @@ package distribute
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -81,6 +82,25 @@ func TestIsolatedAndCoverOnly(t *testing.T) {
 	}
 	if p.next(1) != nil {
 		t.Fatal("want nothing left")
+	}
+}
+
+func TestDrainPackage(t *testing.T) {
+	p := newPool(Load, 0.03)
+	p.add("a", "TestA", 0.1)
+	p.add("b", "TestB", 0.1)
+	p.addIsolated("a", "TestSuspect")
+	p.addIsolated("b", "TestOther")
+	p.addCover("a", "TestCov")
+	if got := fmt.Sprint(p.drainPackage("a")); got != "[TestSuspect TestA]" {
+		t.Fatalf("got %s; want a's isolated and queued tests, not its coverage-only rerun", got)
+	}
+	var left []string
+	for b := p.next(1); b != nil; b = p.next(1) {
+		left = append(left, b.pkg+"."+strings.Join(b.tests, ","))
+	}
+	if got := fmt.Sprint(left); got != "[b.TestOther b.TestB]" {
+		t.Fatalf("got %s left; want b's tests alone", got)
 	}
 }
 

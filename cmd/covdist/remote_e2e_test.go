@@ -120,11 +120,26 @@ type runResult struct {
 // runCovdist runs the covdist binary in dir with a private HOME and cache.
 func runCovdist(t testing.TB, dir string, args ...string) runResult {
 	t.Helper()
+	return runCovdistWithin(t, 0, dir, args...)
+}
+
+// runCovdistWithin is runCovdist for a run that must end within limit (0:
+// no limit): one still running then is killed, and the test fails, rather
+// than hanging until go test's own timeout.
+func runCovdistWithin(t testing.TB, limit time.Duration, dir string, args ...string) runResult {
+	t.Helper()
 	bin := buildCovdist(t)
 	stats := filepath.Join(t.TempDir(), "stats.json")
 	prof := filepath.Join(t.TempDir(), "cover.out")
 	args = append([]string{"--stats-file=" + stats, "--cov-report=term", "--cov-report=out:" + prof}, args...)
-	cmd := exec.Command(bin, args...)
+	ctx := context.Background()
+	if limit > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, limit)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.WaitDelay = 5 * time.Second // a killed run's agents may hold its output open
 	cmd.Dir = dir
 	// Remembered durations per module directory, kept out of the module
 	// (which may be the repository's own testdata).
@@ -134,6 +149,9 @@ func runCovdist(t testing.TB, dir string, args ...string) runResult {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Errorf("covdist %s: still running after %s; killed\n%s", strings.Join(args, " "), limit, out.String())
+	}
 	r := runResult{out: out.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
@@ -227,44 +245,81 @@ func TestRemoteUnknownHostRefused(t *testing.T) {
 	}
 }
 
-func TestRemoteSocketServeE2E(t *testing.T) {
+// serveE2E is a covdist serve on loopback for one test.
+type serveE2E struct {
+	addr   string // host:port it listens on
+	dir    string // its keys, known_hosts and workspaces
+	key    string // a client key it authorizes
+	known  string // the known_hosts file that vouches for it
+	config string // a client ssh_config with key and known
+	log    *syncBuffer
+}
+
+// syncBuffer is a buffer that a process writes while a test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServe runs covdist serve with extra flags until the test ends.
+func startServe(t *testing.T, extra ...string) *serveE2E {
+	t.Helper()
 	bin := buildCovdist(t)
-	mod := remoteModule(t, 0)
 	dir := t.TempDir()
-	key := filepath.Join(dir, "client_key")
-	pub := sshtest.Keygen(t, key, "")
+	s := &serveE2E{dir: dir, key: filepath.Join(dir, "client_key"), log: &syncBuffer{}}
+	pub := sshtest.Keygen(t, s.key, "")
 	auth := filepath.Join(dir, "authorized_keys")
 	os.WriteFile(auth, []byte(pub+"\n"), 0o600)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	serve := exec.CommandContext(ctx, bin, "serve", "--listen=127.0.0.1:0", "--authorized-keys="+auth,
-		"--host-key="+filepath.Join(dir, "host_key"), "--workdir="+filepath.Join(dir, "work"))
+	args := append([]string{"serve", "--listen=127.0.0.1:0", "--authorized-keys=" + auth,
+		"--host-key=" + filepath.Join(dir, "host_key"), "--workdir=" + filepath.Join(dir, "work")}, extra...)
+	serve := exec.CommandContext(ctx, bin, args...)
 	os.MkdirAll(filepath.Join(dir, "work"), 0o755)
 	stdout, _ := serve.StdoutPipe()
-	var serveLog bytes.Buffer
-	serve.Stderr = &serveLog
+	serve.Stderr = s.log
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer serve.Wait()
-	defer cancel()
+	t.Cleanup(func() {
+		cancel()
+		serve.Wait()
+	})
 	sc := bufio.NewScanner(stdout)
-	var addr, known string
-	for (addr == "" || known == "") && sc.Scan() {
+	var known string
+	for (s.addr == "" || known == "") && sc.Scan() {
 		line := sc.Text()
 		if a, ok := strings.CutPrefix(line, "covdist serve: listening on "); ok {
-			addr = a
+			s.addr = a
 		} else if strings.HasPrefix(line, "[127.0.0.1]:") {
 			known = line
 		}
 	}
-	if addr == "" || known == "" {
-		t.Fatalf("serve printed no address and known_hosts line; log:\n%s", serveLog.String())
+	if s.addr == "" || known == "" {
+		t.Fatalf("serve printed no address and known_hosts line; log:\n%s", s.log.String())
 	}
-	kh := filepath.Join(dir, "known_hosts")
-	os.WriteFile(kh, []byte(known+"\n"), 0o600)
-	cfg := filepath.Join(dir, "ssh_config")
-	os.WriteFile(cfg, []byte("Host *\n  IdentityFile "+key+"\n  IdentitiesOnly yes\n  UserKnownHostsFile "+kh+"\n"), 0o600)
+	s.known = filepath.Join(dir, "known_hosts")
+	os.WriteFile(s.known, []byte(known+"\n"), 0o600)
+	s.config = filepath.Join(dir, "ssh_config")
+	os.WriteFile(s.config, []byte("Host *\n  IdentityFile "+s.key+"\n  IdentitiesOnly yes\n  UserKnownHostsFile "+s.known+"\n"), 0o600)
+	return s
+}
+
+func TestRemoteSocketServeE2E(t *testing.T) {
+	mod := remoteModule(t, 0)
+	s := startServe(t)
+	addr, dir, kh, cfg, serveLog := s.addr, s.dir, s.known, s.config, s.log
 	r := runCovdist(t, mod, "--tx=2*socket="+addr+"//ssh_config="+cfg, "./...")
 	if r.code != 0 {
 		t.Fatalf("socket run: exit %d\n%s\nserve log:\n%s", r.code, r.out, serveLog.String())

@@ -22,7 +22,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,9 +41,10 @@ type Options struct {
 }
 
 // Serve speaks the agent side of the protocol on r and w until the
-// coordinator sends Shutdown, the stream ends, or ctx is done. A running
-// test process is ended (with its whole process group) when the stream ends,
-// so no test outlives its coordinator.
+// coordinator sends Shutdown, the stream ends, the coordinator is silent
+// for wire.PingTimeout, or ctx is done. A running test process is ended
+// (with its whole process group) when the stream ends, so no test outlives
+// its coordinator.
 //
 // A sync manifest is applied to the working directory (the Hello's Dir)
 // in its place among the units: after those sent before it end, before
@@ -65,123 +65,169 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	runs := make(chan job, 16)
-	readErr := make(chan error, 1)
 	// A cut link never ends stdin: give the coordinator up after
 	// wire.PingTimeout without a frame (it pings every wire.PingEvery),
-	// which ends the running test with the agent.
-	var lastFrame atomic.Int64
-	var syncing atomic.Bool
-	lastFrame.Store(time.Now().UnixNano())
+	// which ends the running test with the agent. One goroutine reads
+	// every frame, a sync's too, so the time of the last one is known
+	// whatever the agent is doing.
+	hear := wire.NewHearing()
 	lost := make(chan struct{})
+	go hear.Watch(ctx.Done(), wire.PingTimeout, func(time.Duration) {
+		close(lost)
+		cancel()
+	})
+	// And the coordinator hears from us as often, during silent tests
+	// and syncs too, so it can tell us from a stopped agent or a cut link.
 	go func() {
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(wire.PingEvery)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if !syncing.Load() && time.Since(time.Unix(0, lastFrame.Load())) > wire.PingTimeout {
-					close(lost)
-					cancel()
+				if conn.Send(wire.KindPing, wire.Ping{}) != nil {
 					return
 				}
-			}
-		}
-	}()
-	go func() {
-		shutdown := false
-		defer func() {
-			if !shutdown {
-				close(runs)
-			}
-		}()
-		for {
-			k, p, err := conn.Recv()
-			if err != nil {
-				if !shutdown {
-					readErr <- err
-				}
-				cancel() // the coordinator is gone: end the running test now
-				return
-			}
-			lastFrame.Store(time.Now().UnixNano())
-			if shutdown || k == wire.KindPing {
-				continue
-			}
-			m, err := wire.Decode(k, p)
-			if err != nil {
-				readErr <- err
-				cancel()
-				return
-			}
-			switch m := m.(type) {
-			case *wire.Run:
-				runs <- job{run: m}
-			case *wire.SyncManifest:
-				// The sync reads its own frames: wait until the units
-				// before it are done, own the stream, then hand back.
-				s := &syncTurn{ready: make(chan struct{}), done: make(chan struct{})}
-				runs <- job{sync: s}
-				select {
-				case <-s.ready:
-				case <-ctx.Done():
-					readErr <- ctx.Err()
-					return
-				}
-				syncing.Store(true)
-				_, err := filesync.Apply(ctx, conn, wd, m)
-				syncing.Store(false)
-				lastFrame.Store(time.Now().UnixNano())
-				close(s.done)
-				if err != nil {
-					readErr <- err
-					cancel()
-					return
-				}
-			case *wire.Shutdown:
-				// Finish the running unit, but keep reading: a stream
-				// closed meanwhile still ends the running test.
-				readErr <- nil
-				shutdown = true
-				close(runs)
-			default:
-				readErr <- fmt.Errorf("agent: unexpected %s frame", k)
-				cancel()
-				return
 			}
 		}
 	}()
 
+	jobs := make(chan job, 16)
+	readErr := make(chan error, 1)
+	go readFrames(ctx, cancel, conn, hear, jobs, readErr)
+
 	a := &agent{conn: conn, tmp: tmp, tracker: coverage.NewTracker(), nice: opt.Nice,
 		covdata: covdata.NewReader(), shapes: make(map[string]bool)}
-	for {
-		var j job
-		var ok bool
+	// end says why the agent stops: the coordinator's silence, the
+	// stream's end (nil for a clean one, or after a shutdown), or else err.
+	end := func(err error) error {
 		select {
-		case j, ok = <-runs:
 		case <-lost:
 			return fmt.Errorf("no word from the coordinator for %s: giving it up", wire.PingTimeout)
+		default:
+		}
+		select {
+		case err = <-readErr:
+		default:
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return err
+	}
+	for {
+		var j job
+		ok := false
+		select {
+		case j, ok = <-jobs:
+		case <-ctx.Done():
 		}
 		if !ok || ctx.Err() != nil {
-			break
+			return end(ctx.Err())
 		}
-		if j.sync != nil {
-			close(j.sync.ready)
-			<-j.sync.done
+		if s := j.sync; s != nil {
+			_, err := filesync.Apply(ctx, &syncConn{conn: conn, frames: s.frames, ctx: ctx}, wd, s.manifest)
+			close(s.done)
+			if err != nil {
+				return end(err) // the stream is out of step
+			}
 			continue
 		}
 		done := a.run(ctx, j.run)
 		if err := conn.Send(wire.KindDone, done); err != nil {
-			return err
+			return end(err)
 		}
 	}
-	err = <-readErr
-	if errors.Is(err, io.EOF) {
-		return nil
+}
+
+// readFrames reads every frame from the coordinator and hands each on: a
+// unit or a sync to the unit loop in jobs, the frames after a sync's
+// manifest to that sync until it is done. It sends the reason reading
+// ended to readErr (nil after a shutdown) and cancels ctx when the stream
+// ends.
+func readFrames(ctx context.Context, cancel func(), conn *wire.Conn, hear *wire.Hearing, jobs chan<- job, readErr chan<- error) {
+	shutdown := false
+	defer func() {
+		if !shutdown {
+			close(jobs)
+		}
+	}()
+	// hand waits for the taker of a frame; meanwhile the coordinator,
+	// whose next frames wait behind it, is not silent.
+	hand := func(to func() bool) bool {
+		release := hear.Hold()
+		defer release()
+		return to()
 	}
-	return err
+	var sync *syncTurn // the sync under way
+	for {
+		k, p, err := conn.Recv()
+		if err != nil {
+			if !shutdown {
+				readErr <- err
+			}
+			cancel() // the coordinator is gone: end the running test now
+			return
+		}
+		hear.Heard()
+		if shutdown || k == wire.KindPing {
+			continue
+		}
+		if sync != nil {
+			taken := hand(func() bool {
+				select {
+				case sync.frames <- frame{k, p}:
+					return true
+				case <-sync.done:
+					return false // the sync ended before it: the frame is the next unit's
+				case <-ctx.Done():
+					return true // the agent is going; the frame does not matter
+				}
+			})
+			if taken {
+				continue
+			}
+			sync = nil
+		}
+		m, err := wire.Decode(k, p)
+		if err != nil {
+			readErr <- err
+			cancel()
+			return
+		}
+		var j job
+		switch m := m.(type) {
+		case *wire.Run:
+			j.run = m
+		case *wire.SyncManifest:
+			// The sync reads the frames after its manifest once the units
+			// before it are done: it owns the stream until it is.
+			sync = &syncTurn{manifest: m, frames: make(chan frame), done: make(chan struct{})}
+			j.sync = sync
+		case *wire.Shutdown:
+			// Finish the running unit, but keep reading: a stream
+			// closed meanwhile still ends the running test.
+			readErr <- nil
+			shutdown = true
+			close(jobs)
+			continue
+		default:
+			readErr <- fmt.Errorf("agent: unexpected %s frame", k)
+			cancel()
+			return
+		}
+		if !hand(func() bool {
+			select {
+			case jobs <- j:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}) {
+			return
+		}
+	}
 }
 
 // job is a unit to run or a sync waiting for its turn.
@@ -190,10 +236,36 @@ type job struct {
 	sync *syncTurn
 }
 
-// syncTurn hands the stream from the unit loop to a sync and back.
+// syncTurn is a sync the unit loop applies, with the frames that follow
+// its manifest.
 type syncTurn struct {
-	ready chan struct{} // the units before the sync are done
-	done  chan struct{} // the sync is done
+	manifest *wire.SyncManifest
+	frames   chan frame
+	done     chan struct{} // the sync is done: later frames are not its
+}
+
+type frame struct {
+	kind    wire.Kind
+	payload []byte
+}
+
+// syncConn is the agent's end of the stream for filesync.Apply: it sends
+// on the stream and receives the frames the reader hands the sync.
+type syncConn struct {
+	conn   *wire.Conn
+	frames <-chan frame
+	ctx    context.Context
+}
+
+func (s *syncConn) Send(k wire.Kind, m any) error { return s.conn.Send(k, m) }
+func (s *syncConn) Bytes() (int64, int64)         { return s.conn.Bytes() }
+func (s *syncConn) Recv() (wire.Kind, []byte, error) {
+	select {
+	case f := <-s.frames:
+		return f.kind, f.payload, nil
+	case <-s.ctx.Done():
+		return 0, nil, fmt.Errorf("waiting for the coordinator's sync frames: %w", s.ctx.Err())
+	}
 }
 
 type agent struct {

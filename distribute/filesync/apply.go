@@ -30,13 +30,14 @@ var stamp = time.Unix(946684800, 0) // 2000-01-01
 // emptyHash is the SHA-256 of no bytes; a file of size 0 must carry it.
 var emptyHash = func() string { s := sha256.Sum256(nil); return hex.EncodeToString(s[:]) }()
 
-// Apply is the agent's side of a sync: m has just arrived on conn, and
-// Apply mirrors it under root, the agent's workspace. It answers with the
-// hashes that neither a file already in place nor the content store holds,
-// receives their blobs (checking each against its hash before storing it),
-// then removes entries of the manifest's trees that m does not list, writes
-// every listed entry that is not in place as a copy of its stored object,
-// and answers SyncDone.
+// Apply is the agent's side of a sync: m has just arrived on conn (a
+// *wire.Conn, or an agent's adapter that hands it the frames its own
+// reader takes after m), and Apply mirrors it under root, the agent's
+// workspace. It answers with the hashes that neither a file already in
+// place nor the content store holds, receives their blobs (checking each
+// against its hash before storing it), then removes entries of the
+// manifest's trees that m does not list, writes every listed entry that is
+// not in place as a copy of its stored object, and answers SyncDone.
 //
 // Every synced file is a file of its own: two packages' identical testdata
 // files are two files, and the store's objects are never a name of either,
@@ -55,7 +56,7 @@ var emptyHash = func() string { s := sha256.Sum256(nil); return hex.EncodeToStri
 // Syncs through one store are serialised through a lock file in it, so
 // workers sharing a host and a workspace (or a store) do not trip over each
 // other.
-func Apply(ctx context.Context, conn *wire.Conn, root string, m *wire.SyncManifest) (*wire.SyncDone, error) {
+func Apply(ctx context.Context, conn Conn, root string, m *wire.SyncManifest) (*wire.SyncDone, error) {
 	done := &wire.SyncDone{}
 	reply := func(err error) (*wire.SyncDone, error) {
 		if err != nil {
@@ -270,7 +271,7 @@ func (a *applier) missing() ([]string, map[string]int64) {
 // not match its hash) goes to a.failed instead: the stream stays in step,
 // since the blob is read to its end regardless, and once one blob failed
 // the rest are read and dropped.
-func (a *applier) receive(ctx context.Context, conn *wire.Conn, hash string, size int64) (int64, error) {
+func (a *applier) receive(ctx context.Context, conn Conn, hash string, size int64) (int64, error) {
 	var (
 		f   *os.File
 		tmp string
@@ -306,7 +307,7 @@ func (a *applier) receive(ctx context.Context, conn *wire.Conn, hash string, siz
 			return got, fmt.Errorf("receiving content %s: %w", hash, err)
 		}
 		if k == wire.KindPing {
-			continue // the coordinator's keepalive, which may cross the sync's start
+			continue // a keepalive, which may come between any two frames
 		}
 		if k != wire.KindSyncBlob {
 			fail(errors.New("sync cut short"))

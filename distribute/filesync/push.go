@@ -23,6 +23,15 @@ type Stats struct {
 	Removed int   // stale entries the agent removed
 }
 
+// Conn is one end of a stream between a coordinator and an agent;
+// *wire.Conn is one, and so is an adapter that hands a sync the frames
+// another goroutine reads.
+type Conn interface {
+	Send(wire.Kind, any) error
+	Recv() (wire.Kind, []byte, error)
+	Bytes() (in, out int64)
+}
+
 // Push mirrors m into the agent's workspace over conn: it sends the
 // manifest, streams the blobs the agent asks for and waits for the agent's
 // answer. It must run while no unit is in flight on conn (right after the
@@ -32,15 +41,6 @@ type Stats struct {
 // on the agent's side leaves conn usable; a transport error does not, and
 // ctx ending stops the upload between chunks and leaves conn mid-sync, to be
 // closed.
-// Conn is the coordinator's end of a stream to one agent; *wire.Conn is
-// one, and so is a coordinator's adapter that routes the agent's sync
-// replies from its own reader goroutine.
-type Conn interface {
-	Send(wire.Kind, any) error
-	Recv() (wire.Kind, []byte, error)
-	Bytes() (in, out int64)
-}
-
 func Push(ctx context.Context, conn Conn, m *Manifest) (st Stats, err error) {
 	st.Files = len(m.Files)
 	wm := m.Wire()
@@ -119,7 +119,7 @@ func recvSync(conn Conn) (any, error) {
 			return nil, fmt.Errorf("waiting for the agent's sync reply: %w", err)
 		}
 		switch k {
-		case wire.KindLog:
+		case wire.KindLog, wire.KindPing:
 			continue
 		case wire.KindSyncNeed, wire.KindSyncDone:
 			return wire.Decode(k, p)

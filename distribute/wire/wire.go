@@ -24,13 +24,15 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/covdist/covdist/coverage"
 )
 
 // Version is the protocol version. Bump it on any incompatible change.
-const Version = 2
+// Version 3: agents ping too, and coordinators ping during syncs.
+const Version = 3
 
 // MaxFrame bounds a frame's payload, so a corrupt or hostile length prefix
 // cannot make a peer allocate without limit.
@@ -56,7 +58,7 @@ const (
 	KindSyncNeed     Kind = 8  // agent -> coordinator: content hashes it lacks
 	KindSyncBlob     Kind = 9  // coordinator -> agent: one chunk of one blob
 	KindSyncDone     Kind = 10 // agent -> coordinator: the sync's outcome
-	KindPing         Kind = 11 // coordinator -> agent: still here (see PingEvery)
+	KindPing         Kind = 11 // both directions, at any time: still here (see PingEvery)
 
 	kindLast = KindPing
 )
@@ -178,18 +180,79 @@ type Log struct {
 // Shutdown asks the agent to exit once its current unit is done.
 type Shutdown struct{}
 
-// Ping tells an agent its coordinator is still there. A link that is cut
-// (not closed) never ends the agent's stdin: an agent that hears nothing
-// for PingTimeout ends its tests and exits, so no test outlives a lost
-// coordinator by more than that.
+// Ping tells the peer its sender is still there. A link that is cut (not
+// closed) ends neither side's stream, and an agent that is stopped, or
+// hangs, closes nothing: each side hears the other at least every
+// PingEvery, whatever else it is doing (a test that prints nothing, a sync
+// that one side's frames fill), and gives up a peer silent for
+// PingTimeout. An agent then ends its tests and exits, so no test outlives
+// a lost coordinator by more than that; a coordinator reports the worker
+// down and runs its test elsewhere.
+//
+// A ping may come between any two frames, inside a sync too; the reader
+// of a stream passes pings over, and only notes that its peer spoke.
 type Ping struct{}
 
-// PingEvery is how often a coordinator pings; PingTimeout how long an agent
-// waits for any frame before it gives its coordinator up.
+// PingEvery is how often each side pings; PingTimeout how long either
+// waits for any frame before it gives its peer up.
 const (
 	PingEvery   = 2 * time.Second
 	PingTimeout = 15 * time.Second
 )
+
+// Hearing tells a silent peer from a reader that is busy: the goroutine
+// that reads a stream calls Heard after each frame, and holds (Hold) while
+// it waits to hand a frame on, since its own side's delay is not the
+// peer's silence. Watch gives the peer up once it has been silent too long.
+type Hearing struct {
+	last atomic.Int64 // Unix nanoseconds: the last frame, or the end of the last hold
+	held atomic.Int32
+}
+
+// NewHearing returns a Hearing whose peer was heard just now.
+func NewHearing() *Hearing {
+	h := &Hearing{}
+	h.Heard()
+	return h
+}
+
+// Heard notes a frame from the peer.
+func (h *Hearing) Heard() { h.last.Store(time.Now().UnixNano()) }
+
+// Hold counts the peer as heard until release is called.
+func (h *Hearing) Hold() (release func()) {
+	h.held.Add(1)
+	return func() {
+		h.Heard() // before the hold ends, so no watchdog sees a stale time
+		h.held.Add(-1)
+	}
+}
+
+// Silence is how long the peer has said nothing; zero while held.
+func (h *Hearing) Silence() time.Duration {
+	if h.held.Load() > 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, h.last.Load()))
+}
+
+// Watch calls lost once the peer has been silent for longer than timeout,
+// unless stop is closed first, and then returns.
+func (h *Hearing) Watch(stop <-chan struct{}, timeout time.Duration, lost func(silence time.Duration)) {
+	t := time.NewTicker(min(time.Second, timeout/8))
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if d := h.Silence(); d > timeout {
+				lost(d)
+				return
+			}
+		}
+	}
+}
 
 // SyncManifest lists every entry of the trees the agent must mirror under
 // its workspace root (Hello.Dir). Paths are slash-separated and relative to

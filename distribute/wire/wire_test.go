@@ -140,3 +140,48 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+func TestHearingWatch(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	tests := []struct {
+		name string
+		peer func(h *Hearing) // the reader's side, for 3*timeout
+		lost bool
+	}{
+		{"silent", func(*Hearing) { time.Sleep(3 * timeout) }, true},
+		{"heard", func(h *Hearing) {
+			for i := 0; i < 12; i++ {
+				time.Sleep(timeout / 4)
+				h.Heard()
+			}
+		}, false},
+		{"held", func(h *Hearing) {
+			release := h.Hold()
+			time.Sleep(3 * timeout)
+			release()
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := NewHearing()
+			stop := make(chan struct{})
+			defer close(stop)
+			lost := make(chan time.Duration, 1)
+			go h.Watch(stop, timeout, func(d time.Duration) { lost <- d })
+			tt.peer(h)
+			select {
+			case d := <-lost:
+				if !tt.lost {
+					t.Fatalf("got the peer given up after %s of silence; want it heard", d)
+				}
+				if d <= timeout {
+					t.Fatalf("got the peer given up after %s; want over %s", d, timeout)
+				}
+			default:
+				if tt.lost {
+					t.Fatalf("got the peer still heard after %s of silence; want it given up", h.Silence())
+				}
+			}
+		})
+	}
+}

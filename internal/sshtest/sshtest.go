@@ -395,6 +395,17 @@ func (s *Server) LinkDown(t testing.TB) {
 	run(t, "ip", "link", "set", s.hostIf, "down")
 }
 
+// Throttle limits what the host sends to a server started with
+// Options.Netns (and no Behind) to rate, in tc's units ("20mbit"), so that
+// a test can cut the link in the middle of a long transfer.
+func (s *Server) Throttle(t testing.TB, rate string) {
+	t.Helper()
+	if s.hostIf == "" {
+		t.Fatal("Throttle: the server has no network namespace")
+	}
+	run(t, "tc", "qdisc", "add", "dev", s.hostIf, "root", "tbf", "rate", rate, "burst", "32kbit", "latency", "400ms")
+}
+
 var netnsSeq atomic.Int32
 
 // setupNetns makes a namespace and a veth pair with a /30 of 10.200.0.0/16
