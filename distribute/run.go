@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,7 +48,14 @@ type testState struct {
 	heldFail bool // printed its --- FAIL line; final once its process ends
 	// coverTries counts coverage-only reruns lost to another test's crash.
 	coverTries int
+	held       int // bytes of output held in events and output
+	dropped    int // bytes of output left out past maxHeldOutput
 }
+
+// maxHeldOutput bounds the output held for one test until its outcome is
+// known: a test printing hundreds of megabytes would otherwise cost the
+// coordinator that much memory, and a reader that much to scroll through.
+const maxHeldOutput = 8 << 20
 
 type unit struct {
 	id        int64
@@ -124,6 +132,11 @@ type coordinator struct {
 	pkgFail     map[[2]string]bool
 	pkgStart    map[[2]string]time.Time
 	blameless   map[[2]string]int
+	pkgBlamed   map[[2]string]bool   // a test of the package was reported crashed
+	pkgReported map[[2]string]bool   // PackageDone was called
+	pkgNote     map[[2]string]string // a crash no test was blamed for yet
+	pkgNoteOut  map[[2]string]string // that crash's output
+	noWorker    error                // a platform none of whose workers ever came up
 	overheadSum float64
 	overheadN   int
 
@@ -158,6 +171,7 @@ func Run(ctx context.Context, plan *Plan, rep Reporter) (*Outcome, error) {
 		pkgFail:   make(map[[2]string]bool),
 		pkgStart:  make(map[[2]string]time.Time),
 		blameless: make(map[[2]string]int),
+		pkgBlamed: make(map[[2]string]bool), pkgReported: make(map[[2]string]bool), pkgNote: make(map[[2]string]string), pkgNoteOut: make(map[[2]string]string),
 		out: Outcome{
 			Coverage: make(map[string]*coverage.Profile),
 			Counts:   make(map[Status]int),
@@ -343,10 +357,17 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 		// Units to run (synchronising what they need first, on a remote
 		// worker), then a shutdown when assign closes.
 		for u := range assign {
+			args := u.platform.Args
+			if c.plan.MaxFail == 1 {
+				// -x: a process stops at its first failure too, as go
+				// test -failfast's does; what it did not start is
+				// reported not run.
+				args = append(slices.Clone(args), "-test.failfast")
+			}
 			run := &wire.Run{
 				ID: u.id, Package: u.pkg, Tests: u.tests,
 				Binary: u.binary.Path, Dir: u.binary.Dir,
-				Args: u.platform.Args, Env: u.platform.Env, Exec: u.platform.Exec,
+				Args: args, Env: u.platform.Env, Exec: u.platform.Exec,
 				Timeout: c.plan.Timeout, CoverMode: c.plan.CoverMode,
 				CoverDir: c.plan.CoverMode != "" && coverDirWorks(u.platform.GoVersion),
 			}
@@ -386,7 +407,7 @@ func (c *coordinator) loop(ctx context.Context) error {
 			return err
 		}
 		if c.finished() {
-			return nil
+			return c.noWorker
 		}
 		select {
 		case <-ctx.Done():
@@ -412,7 +433,13 @@ func (c *coordinator) handle(m msg) {
 	switch m.kind {
 	case msgUp:
 		w.alive, w.everUp, w.conn, w.failed = true, true, m.conn, 0
-		info := fmt.Sprintf("%s/%s", m.hello.GOOS, m.hello.GOARCH)
+		goos, goarch := m.hello.GOOS, m.hello.GOARCH
+		if w.platform.GOOS != "" {
+			// What its tests run as: a linux/386 platform's agent on an
+			// amd64 host runs 386 binaries.
+			goos, goarch = w.platform.GOOS, w.platform.GOARCH
+		}
+		info := fmt.Sprintf("%s/%s", goos, goarch)
 		if v := w.platform.GoVersion; v != "" {
 			info += " " + v // the toolchain its tests were built with
 		}
@@ -447,6 +474,7 @@ func (c *coordinator) onUnsyncable(w *workerState, id int64, err error) {
 		return
 	}
 	delete(c.units, id)
+	defer c.packageDone(u.platform.Name, u.pkg)
 	w.busy = nil
 	pl := u.platform.Name
 	for _, t := range u.tests {
@@ -557,8 +585,10 @@ func (c *coordinator) checkLiveness() error {
 		for _, t := range c.pools[pl.Name].drain() {
 			c.finalize(pl.Name, t.Package, t.Name, NotRun, "", reason, "")
 		}
-		if !everUp {
-			return fmt.Errorf("platform %s: %w", pl.Name, ErrNoWorker)
+		if !everUp && c.noWorker == nil {
+			// The run goes on: other platforms' tests still run, and this
+			// one's packages still arriving are reported, not dropped.
+			c.noWorker = fmt.Errorf("platform %s: %w", pl.Name, ErrNoWorker)
 		}
 	}
 	return nil
@@ -596,9 +626,16 @@ func (c *coordinator) onEvent(w *workerState, e *wire.Event) {
 	ev := Event{Time: e.Time, Action: e.Action, Package: u.pkg, Test: e.Test, Elapsed: e.Elapsed,
 		Output: e.Output, Worker: w.ID, Platform: u.platform.Name}
 	st.started = true
-	st.events = append(st.events, ev)
 	if e.Action == "output" {
-		st.output.WriteString(e.Output)
+		if st.held+len(e.Output) > maxHeldOutput {
+			st.dropped += len(e.Output)
+		} else {
+			st.held += len(e.Output)
+			st.events = append(st.events, ev)
+			st.output.WriteString(e.Output)
+		}
+	} else {
+		st.events = append(st.events, ev)
 	}
 	if sub {
 		return
@@ -625,6 +662,20 @@ func (c *coordinator) onEvent(w *workerState, e *wire.Event) {
 // flush hands a test's buffered events to the reporter. Terminal events are
 // held back when the caller is about to synthesise its own.
 func (c *coordinator) flush(st *testState, dropTerminal bool) {
+	if st.dropped > 0 && len(st.events) > 0 {
+		// Said where it happened: before the verdict.
+		note := st.events[0]
+		note.Action, note.Elapsed = "output", 0
+		note.Output = fmt.Sprintf("covdist: %d more bytes of output left out (over %d MiB)\n", st.dropped, maxHeldOutput>>20)
+		for i := len(st.events) - 1; i >= 0; i-- {
+			if st.events[i].Action == "output" {
+				st.events = append(st.events[:i+1], append([]Event{note}, st.events[i+1:]...)...)
+				break
+			}
+		}
+		st.output.WriteString(note.Output)
+		st.dropped = 0
+	}
 	for _, ev := range st.events {
 		if dropTerminal && !strings.Contains(ev.Test, "/") && (ev.Action == "pass" || ev.Action == "fail" || ev.Action == "skip") {
 			continue
@@ -644,7 +695,7 @@ func (c *coordinator) finalize(platform, pkg, name string, status Status, worker
 	if output == "" {
 		output = st.output.String()
 	}
-	if status == NotRun || status == Crashed {
+	if status == NotRun || status == Crashed || (status == Skipped && reason != "") {
 		// Events for these never came from a test verdict: synthesise the
 		// verdict so a go test -json reader sees the test end.
 		c.flush(st, true)
@@ -662,6 +713,9 @@ func (c *coordinator) finalize(platform, pkg, name string, status Status, worker
 		c.rep.Event(ev)
 	}
 	c.out.Counts[status]++
+	if status == Crashed {
+		c.pkgBlamed[[2]string{platform, pkg}] = true
+	}
 	if status == Failed || status == Crashed {
 		c.failures++
 		c.pkgFail[[2]string{platform, pkg}] = true
@@ -686,13 +740,31 @@ func (c *coordinator) finalize(platform, pkg, name string, status Status, worker
 		Elapsed: st.elapsed, Output: output, Worker: worker, Reason: reason})
 	k := [2]string{platform, pkg}
 	c.pkgLeft[k]--
-	if c.pkgLeft[k] == 0 {
-		var el float64
-		if t, ok := c.pkgStart[k]; ok {
-			el = time.Since(t).Seconds()
-		}
-		c.rep.PackageDone(platform, pkg, c.pkgFail[k], el)
+	c.packageDone(platform, pkg)
+}
+
+// packageDone reports a package done once all its tests are final and no
+// process running any of them is still going: a process can still fail
+// the package after its last test passed (a TestMain's verdict).
+func (c *coordinator) packageDone(platform, pkg string) {
+	k := [2]string{platform, pkg}
+	if c.pkgLeft[k] != 0 || c.pkgReported[k] {
+		return
 	}
+	for _, u := range c.units {
+		if u.platform.Name == platform && u.pkg == pkg && len(u.coverOnly) < len(u.tests) {
+			return // onDone or onDead calls again
+		}
+	}
+	c.pkgReported[k] = true
+	if note := c.pkgNote[k]; note != "" && !c.pkgBlamed[k] {
+		c.packageFailure(platform, pkg, note, c.pkgNoteOut[k])
+	}
+	var el float64
+	if t, ok := c.pkgStart[k]; ok {
+		el = time.Since(t).Seconds()
+	}
+	c.rep.PackageDone(platform, pkg, c.pkgFail[k], el)
 }
 
 func (c *coordinator) onDone(w *workerState, d *wire.Done) {
@@ -701,6 +773,7 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 		return
 	}
 	delete(c.units, d.Unit)
+	defer c.packageDone(u.platform.Name, u.pkg)
 	w.busy = nil
 	pl := u.platform
 	pool := c.pools[pl.Name]
@@ -735,8 +808,17 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 		}
 	}
 
+	// A process can fail its package with no test to blame: a TestMain
+	// that exits 1 after its tests passed (a leak checker), or crashes in
+	// its teardown. Said before the tests' verdicts, which may end the
+	// package.
+	k := [2]string{pl.Name, u.pkg}
+	if why := processFailure(d); why != "" {
+		c.packageFailure(pl.Name, u.pkg, why, d.Output)
+	}
+
 	crashedSomeone := false
-	var notRun []string
+	var notRun, isolated []string
 	for _, r := range d.Results {
 		st := c.tests[testKey{pl.Name, u.pkg, r.Test}]
 		if st == nil {
@@ -794,6 +876,7 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 				continue
 			}
 			pool.addIsolated(u.pkg, r.Test)
+			isolated = append(isolated, r.Test)
 		case wire.NotRun:
 			if st.final {
 				continue
@@ -812,8 +895,28 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 		}
 		return
 	}
+	if len(isolated) > 1 && !crashedSomeone {
+		// Several tests ran together when the process crashed: each is run
+		// again alone to find the culprit. If none crashes alone, the crash
+		// is the package's still.
+		c.pkgNote[k] = fmt.Sprintf("the test process crashed while %s ran together, none of which crashes alone: %s",
+			strings.Join(isolated, ", "), d.Crash)
+		c.pkgNoteOut[k] = d.Output
+	}
+	if d.Crash == "" && len(notRun) > 0 {
+		// The binary ended normally without starting them: its flags
+		// (-count=0, a -skip) or its TestMain chose so. Running them again
+		// would end the same way.
+		for _, t := range notRun {
+			if c.stopping != "" {
+				c.finalize(pl.Name, u.pkg, t, NotRun, w.ID, c.stopping, "")
+			} else {
+				c.finalize(pl.Name, u.pkg, t, Skipped, w.ID, "the test binary ended without running it (a -count=0 or -skip in its flags, or a TestMain that chose not to?)", "")
+			}
+		}
+		notRun = nil
+	}
 	if d.Crash != "" && !crashedSomeone && len(notRun) > 0 {
-		k := [2]string{pl.Name, u.pkg}
 		c.blameless[k]++
 		if c.blameless[k] >= blamelessCrashes {
 			for _, t := range notRun {
@@ -865,6 +968,7 @@ func (c *coordinator) onDead(w *workerState, err error) {
 	if u := w.busy; u != nil {
 		w.busy = nil
 		delete(c.units, u.id)
+		defer c.packageDone(u.platform.Name, u.pkg)
 		pool := c.pools[u.platform.Name]
 		for _, t := range u.tests {
 			st := c.tests[testKey{u.platform.Name, u.pkg, t}]
@@ -1000,6 +1104,40 @@ func coverDirWorks(version string) bool {
 	}
 	n, err := strconv.Atoi(minor)
 	return err != nil || n >= 20
+}
+
+// processFailure says how a process failed its package when no test is to
+// blame: it exited 1 after every test it ran had passed or been skipped, or
+// it crashed after all of them had ended.
+func processFailure(d *wire.Done) string {
+	if d.Err != "" || len(d.Results) == 0 {
+		return ""
+	}
+	for _, r := range d.Results {
+		switch r.Status {
+		case wire.Fail, wire.Crashed, wire.Interrupted, wire.NotRun:
+			return ""
+		}
+	}
+	switch {
+	case d.Crash != "":
+		return "the test process crashed after its tests had ended: " + d.Crash
+	case d.ExitCode != 0:
+		return fmt.Sprintf("the test binary exited with status %d after its tests had passed (a TestMain that checks something after m.Run?)", d.ExitCode)
+	}
+	return ""
+}
+
+// packageFailure fails a package for a reason no test's verdict gives, and
+// says it, with the process's own output, as go test prints a failing
+// package's output.
+func (c *coordinator) packageFailure(platform, pkg, why, output string) {
+	c.pkgFail[[2]string{platform, pkg}] = true
+	text := "covdist: " + why + "\n"
+	if output != "" {
+		text = output + text
+	}
+	c.rep.Event(Event{Time: time.Now(), Action: "output", Package: pkg, Output: text, Platform: platform})
 }
 
 // SortResults orders results by platform, package and test, for stable output.

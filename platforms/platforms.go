@@ -303,12 +303,17 @@ func (b *Built) BuildTests(ctx context.Context, opt Options) error {
 			// Compiled, as go test -cover compiles a package without
 			// tests, so that its compile errors fail the run; its blocks
 			// come from its source.
-			args := append([]string{"build", "-o", os.DevNull}, tagsArgs(b.Target.Tags)...)
-			if zeroErr = func() error {
-				_, _, err := r.run(ctx, "building packages without tests", append(args, zeroPkgs...)...)
-				return err
-			}(); zeroErr != nil {
-				return
+			var compile []string
+			for _, p := range zeroPkgs {
+				if len(b.sources[p].files) > 0 { // not a package of tests alone
+					compile = append(compile, p)
+				}
+			}
+			if len(compile) > 0 {
+				args := append([]string{"build", "-o", os.DevNull}, tagsArgs(b.Target.Tags)...)
+				if _, _, zeroErr = r.run(ctx, "building packages without tests", append(args, compile...)...); zeroErr != nil {
+					return
+				}
 			}
 			b.Zero, zeroErr = b.Shape(ctx, opt.CoverMode, zeroPkgs)
 		}()

@@ -133,6 +133,10 @@ type reporter struct {
 	// notRunWhy lists tests not run by reason (and platform, in each
 	// mode), so that the summary says which and why without -v.
 	notRunWhy  map[string][]string
+	pkgOut     map[string]string // a package's own output, by platform and package
+	pkgFailed  int               // packages that failed, with or without a failed test
+	pkgBad     map[string]bool   // packages with a test failed, crashed or not run
+	pkgAlone   int               // packages that failed with every test passed or skipped
 	failures   []distribute.Result
 	notPassed  testSet // failed, crashed or not run: what -f runs again
 	junit      []distribute.Result
@@ -141,7 +145,7 @@ type reporter struct {
 
 func newReporter(o *options, term *terminal, jsonW io.Writer, human io.Writer, total *atomic.Int64, multi bool) *reporter {
 	r := &reporter{o: o, term: term, human: human, total: total, multi: multi, start: time.Now(), perPlat: make(map[string]*[4]int),
-		notPassed: make(testSet), notRunWhy: make(map[string][]string)}
+		notPassed: make(testSet), notRunWhy: make(map[string][]string), pkgOut: make(map[string]string), pkgBad: make(map[string]bool)}
 	if jsonW != nil {
 		r.json = json.NewEncoder(jsonW)
 	}
@@ -164,6 +168,14 @@ type jsonEvent struct {
 }
 
 func (r *reporter) Event(e distribute.Event) {
+	if e.Action == "output" && e.Test == "" && e.Package != "" {
+		// A package's own output (a failing TestMain's), shown if it fails.
+		r.pkgOut[e.Platform+"\x00"+e.Package] += e.Output
+	}
+	r.writeJSON(e)
+}
+
+func (r *reporter) writeJSON(e distribute.Event) {
 	if r.json == nil {
 		return
 	}
@@ -226,6 +238,7 @@ func (r *reporter) Result(res distribute.Result) {
 		r.notRunWhy[why] = append(r.notRunWhy[why], res.Package+" "+res.Test)
 	}
 	if res.Status == distribute.Failed || res.Status == distribute.Crashed || res.Status == distribute.NotRun {
+		r.pkgBad[res.Platform+"\x00"+res.Package] = true
 		r.notPassed.add(res.Package, res.Test)
 	}
 	if r.junit != nil {
@@ -282,9 +295,19 @@ func (r *reporter) PackageDone(platform, pkg string, failed bool, elapsed float6
 			action, word = "fail", "FAIL"
 		}
 		out := fmt.Sprintf("%s\t%s\t%.3fs\n", word, pkg, elapsed)
-		r.Event(distribute.Event{Time: now, Action: "output", Package: pkg, Output: out, Platform: platform})
-		r.Event(distribute.Event{Time: now, Action: action, Package: pkg, Elapsed: elapsed, Platform: platform})
+		r.writeJSON(distribute.Event{Time: now, Action: "output", Package: pkg, Output: out, Platform: platform})
+		r.writeJSON(distribute.Event{Time: now, Action: action, Package: pkg, Elapsed: elapsed, Platform: platform})
 	}
+	if failed {
+		r.pkgFailed++
+		if !r.pkgBad[platform+"\x00"+pkg] {
+			r.pkgAlone++
+		}
+		if out := r.pkgOut[platform+"\x00"+pkg]; out != "" {
+			r.term.printf("%s", out)
+		}
+	}
+	delete(r.pkgOut, platform+"\x00"+pkg)
 	if r.o.verbose || failed {
 		word := "ok  "
 		if failed {
@@ -304,7 +327,10 @@ func (r *reporter) Worker(w distribute.WorkerEvent) {
 		r.term.printf("[%s] %s %s\n", w.Worker, w.Gateway, w.Info)
 	case !w.Up:
 		r.term.printf("[%s] down: %s\n", w.Worker, w.Info)
-	case strings.Contains(w.Info, "crashed") || strings.Contains(w.Info, "coverage"):
+	case strings.Contains(w.Info, "coverage"):
+		// Coverage lost or refused misstates the table: always said.
+		r.term.printf("[%s] %s\n", w.Worker, w.Info)
+	case strings.Contains(w.Info, "crashed"):
 		if r.o.verbose {
 			r.term.printf("[%s] %s\n", w.Worker, w.Info)
 		}
@@ -362,6 +388,10 @@ func (r *reporter) summary(d time.Duration, workers int) {
 	}
 	if r.notRun > 0 {
 		extra = append(extra, fmt.Sprintf("%d not run", r.notRun))
+	}
+	if r.pkgAlone > 0 {
+		extra = append(extra, fmt.Sprintf("%d %s failed outside %s tests", r.pkgAlone,
+			map[bool]string{true: "package", false: "packages"}[r.pkgAlone == 1], map[bool]string{true: "its", false: "their"}[r.pkgAlone == 1]))
 	}
 	fmt.Fprintln(r.human, line)
 	tail := fmt.Sprintf("in %.2fs on %d workers", d.Seconds(), workers)

@@ -385,7 +385,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 	if code != exitOK {
 		return code, failing
 	}
-	if rep.failed > 0 || rep.crashed > 0 {
+	if rep.failed > 0 || rep.crashed > 0 || rep.pkgFailed > 0 {
 		return exitFailed, failing
 	}
 	if rep.notRun > 0 || len(failedBuild) > 0 {

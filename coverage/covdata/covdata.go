@@ -500,6 +500,20 @@ func splitCounterName(name string) (counterFile, bool) {
 	return counterFile{name: name, hash: parts[0], pid: pid}, true
 }
 
+// Wrote reports whether process pid left counters in dir.
+func Wrote(dir string, pid int) bool {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if cf, ok := splitCounterName(e.Name()); ok && cf.pid == pid {
+			return true
+		}
+	}
+	return false
+}
+
 // ReadDir reads the coverage that process pid left in dir, as go test
 // reads a test's coverage directory: the counters of pid's binary (found
 // by the counter file pid wrote), including those of any process that ran

@@ -329,6 +329,12 @@ func (a *agent) run(ctx context.Context, run *wire.Run) *wire.Done {
 		profile = filepath.Join(a.tmp, fmt.Sprintf("unit-%d.cov", run.ID))
 		args = append(args, "-test.coverprofile="+profile)
 	}
+	if run.Timeout > 0 && !hasFlag(run.Args, "test.timeout") {
+		// As go test gives every binary -test.timeout (10m by default), so
+		// that t.Deadline tells a test how long it has; covdist's own
+		// per-test --timeout ends a hung test well before this fires.
+		args = append(args, fmt.Sprintf("-test.timeout=%s", run.Timeout*time.Duration(len(run.Tests))+time.Minute))
+	}
 	args = append(args, run.Args...)
 	argv := append(append(append([]string{}, run.Exec...), run.Binary), args...)
 	if a.nice != 0 {
@@ -369,11 +375,13 @@ func (a *agent) run(ctx context.Context, run *wire.Run) *wire.Done {
 	var (
 		waitErr  error
 		timedOut string
+		idleOut  bool // no test ran for longer than the timeout
 		killed   string
 	)
 	tick := time.NewTicker(tickFor(run.Timeout))
 	defer tick.Stop()
 	quitAt := time.Time{}
+	idleSince := start // no test is running since then
 	ctxDone := ctx.Done()
 loop:
 	for {
@@ -385,7 +393,7 @@ loop:
 			killed = "the coordinator went away"
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		case now := <-tick.C:
-			if run.Timeout > 0 && timedOut == "" {
+			if run.Timeout > 0 && timedOut == "" && !idleOut {
 				out.mu.Lock()
 				since := parser.RunningSince()
 				out.mu.Unlock()
@@ -395,7 +403,17 @@ loop:
 						break
 					}
 				}
-				if timedOut != "" {
+				// Between tests too: a TestMain, init or teardown that
+				// hangs runs no test at all.
+				switch {
+				case len(since) > 0:
+					idleSince = time.Time{}
+				case idleSince.IsZero():
+					idleSince = now
+				case now.Sub(idleSince) > run.Timeout:
+					idleOut = true
+				}
+				if timedOut != "" || idleOut {
 					// SIGQUIT makes the Go runtime print every goroutine's
 					// stack: the best clue to why the test hung.
 					_ = syscall.Kill(-pgid, syscall.SIGQUIT)
@@ -416,7 +434,7 @@ loop:
 	done.ExitCode = exitCode(waitErr)
 
 	finished := parser.Finished()
-	normal := finished && (done.ExitCode == 0 || done.ExitCode == 1) && timedOut == "" && killed == ""
+	normal := finished && (done.ExitCode == 0 || done.ExitCode == 1) && timedOut == "" && !idleOut && killed == ""
 	if normal && profile != "" {
 		if _, err := os.Stat(profile); err != nil {
 			normal = false // ended tests without writing coverage: os.Exit inside TestMain, say
@@ -438,8 +456,15 @@ loop:
 		culprit = parser.LastActive()
 	}
 	done.Output = parser.Trailer()
+	ended := time.Now()
+	out.mu.Lock()
+	since := parser.RunningSince()
+	out.mu.Unlock()
 	for _, o := range parser.Outcomes(run.Tests) {
 		r := wire.Result{Test: o.Test, Elapsed: o.Elapsed, Output: o.Output}
+		if t, ok := since[o.Test]; ok && r.Elapsed == 0 {
+			r.Elapsed = ended.Sub(t).Seconds() // still running when its process ended
+		}
 		switch o.Status {
 		case testjson.StatusPass:
 			r.Status = wire.Pass
@@ -461,8 +486,16 @@ loop:
 		done.Results = append(done.Results, r)
 	}
 	if !normal {
-		done.Crash = crashReason(done.ExitCode, waitErr, timedOut, run.Timeout, killed, finished)
-		done.Timeout = timedOut != ""
+		done.Crash = crashReason(done.ExitCode, waitErr, timedOut, idleOut, run.Timeout, killed, finished)
+		done.Timeout = timedOut != "" || idleOut
+		// Crashed after its tests had all ended (a TestMain that panics
+		// in its teardown): testing wrote the coverage first, and it
+		// belongs to those tests.
+		if finished && coverDir != "" && killed == "" && !done.Timeout && covdata.Wrote(coverDir, pgid) {
+			if p, err := a.readCoverDir(coverDir, pgid, run.CoverMode); err == nil {
+				done.Cover = a.tracker.Delta(p)
+			}
+		}
 		return done
 	}
 	switch {
@@ -519,6 +552,18 @@ func (a *agent) readCoverDir(dir string, pid int, mode string) (*coverage.Profil
 	return p, nil
 }
 
+// hasFlag reports whether args set the test binary flag name (-name or
+// --name, with =value or not).
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		n, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
 func tickFor(timeout time.Duration) time.Duration {
 	if timeout > 0 && timeout < 2*time.Second {
 		return timeout / 10
@@ -540,10 +585,12 @@ func exitCode(err error) int {
 	return -1
 }
 
-func crashReason(code int, err error, timedOut string, timeout time.Duration, killed string, finished bool) string {
+func crashReason(code int, err error, timedOut string, idleOut bool, timeout time.Duration, killed string, finished bool) string {
 	switch {
 	case timedOut != "":
 		return fmt.Sprintf("%s ran longer than --timeout %s; the test process was ended (stacks above)", timedOut, timeout)
+	case idleOut:
+		return fmt.Sprintf("the test process ran no test for longer than --timeout %s (a TestMain, init or teardown that hangs?); it was ended (stacks above)", timeout)
 	case killed != "":
 		return "test process ended because " + killed
 	case code > 128:
