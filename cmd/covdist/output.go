@@ -137,6 +137,7 @@ type reporter struct {
 	pkgFailed  int               // packages that failed, with or without a failed test
 	pkgBad     map[string]bool   // packages with a test failed, crashed or not run
 	pkgAlone   int               // packages that failed with every test passed or skipped
+	hinted     map[string]bool   // hints given, each once
 	failures   []distribute.Result
 	notPassed  testSet // failed, crashed or not run: what -f runs again
 	junit      []distribute.Result
@@ -145,7 +146,7 @@ type reporter struct {
 
 func newReporter(o *options, term *terminal, jsonW io.Writer, human io.Writer, total *atomic.Int64, multi bool) *reporter {
 	r := &reporter{o: o, term: term, human: human, total: total, multi: multi, start: time.Now(), perPlat: make(map[string]*[4]int),
-		notPassed: make(testSet), notRunWhy: make(map[string][]string), pkgOut: make(map[string]string), pkgBad: make(map[string]bool)}
+		notPassed: make(testSet), notRunWhy: make(map[string][]string), pkgOut: make(map[string]string), pkgBad: make(map[string]bool), hinted: make(map[string]bool)}
 	if jsonW != nil {
 		r.json = json.NewEncoder(jsonW)
 	}
@@ -282,6 +283,10 @@ func (r *reporter) printResult(res distribute.Result, withOutput bool) {
 		}
 		if res.Reason != "" {
 			fmt.Fprintf(&b, "    covdist: %s\n", res.Reason)
+		}
+		if h := hint(res.Output); h != "" && !r.hinted[h] {
+			r.hinted[h] = true
+			fmt.Fprintf(&b, "    covdist: hint: %s\n", h)
 		}
 	}
 	r.term.printf("%s", b.String())
@@ -459,4 +464,14 @@ func (e *eventText) Write(b []byte) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// hint says what to do about a failure whose output shows a known cause
+// outside the tests, or nothing.
+func hint(output string) string {
+	switch {
+	case strings.Contains(output, "bcryptprimitives.dll not found"):
+		return "Wine has no bcryptprimitives.dll, which Go 1.22 and later need; covdist's scripts/wine/prefix.sh builds a stand-in into WINEPREFIX (see 'Windows under Wine' in its README)"
+	}
+	return ""
 }
