@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/covdist/covdist/coverage"
@@ -132,6 +133,10 @@ func (r *runner) run(ctx context.Context, step string, args ...string) ([]byte, 
 
 func (r *runner) runEnv(ctx context.Context, step string, env []string, args ...string) ([]byte, []byte, error) {
 	cmd := exec.CommandContext(ctx, r.goBin(), args...)
+	// The go command's own children (compile, link, cover) are ended with
+	// it: Ctrl-C during a build leaves none of them running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.Dir = r.dir
 	cmd.Env = append(r.env(), env...)
 	var stdout, stderr bytes.Buffer
