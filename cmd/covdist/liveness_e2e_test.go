@@ -380,3 +380,33 @@ func TestRemoteHandshakeEOFNamedE2E(t *testing.T) {
 		})
 	}
 }
+
+// A host that accepts connections but never answers (its sshd frozen) costs
+// the run its probe's wait once: its workers report the probe's failure at
+// once instead of dialling it again for as long, and the others' tests run.
+// Timed against the same run without that host, on this same machine.
+func TestRemoteHungHostFailsFastE2E(t *testing.T) {
+	srv := sshtest.Start(t)
+	srv.Freeze()
+	mod := napModule(t, 2, 0, nil)
+	buildCovdist(t) // not timed
+	start := time.Now()
+	if base := runCovdistWithin(t, 90*time.Second, mod, "--tx=popen", "./..."); base.code != 0 {
+		t.Fatalf("without the frozen host: exit %d\n%s", base.code, base.out)
+	}
+	base := time.Since(start)
+	start = time.Now()
+	r := runCovdistWithin(t, 120*time.Second, mod, "-v", "--tx=popen", "--tx=ssh=sshtest//ssh_config="+srv.Config, "./...")
+	took := time.Since(start)
+	if r.code != 0 {
+		t.Errorf("got exit %d; want 0 (the local worker runs every test)\n%s", r.code, r.out)
+	}
+	if !strings.Contains(r.out, "did not answer covdist's probe") {
+		t.Errorf("want the frozen host's worker down for its probe:\n%s", r.out)
+	}
+	if extra := took - base; extra > probeTimeout+10*time.Second {
+		t.Errorf("the frozen host cost the run %s over the %s of a run without it; want about the probe's %s, not another dial's wait on top",
+			extra.Round(time.Second), base.Round(time.Second), probeTimeout)
+	}
+	passedOnce(t, r.out, napNames(2)...)
+}

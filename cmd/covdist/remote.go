@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -200,6 +201,31 @@ const (
 // remote (needs files synchronised).
 // agents gives the agent for a remote of another GOOS/GOARCH; nil refuses
 // such remotes.
+// probeTimeout bounds probing the remote hosts, all at once, before the
+// build: an SSH login and uname take a second or two even far away.
+const probeTimeout = 15 * time.Second
+
+// probeKey names what a probe asked: a host as a spec reaches it.
+func probeKey(s xspec.Spec) string { return location(s) + "\x00" + s.SSHConfig }
+
+// failedFirst is a gateway whose host did not answer its probe: its first
+// Open says so at once, rather than dialling a host that just did not
+// answer for as long again; later ones (reconnects) dial as usual.
+type failedFirst struct {
+	distribute.Gateway
+	err  error
+	once sync.Once
+}
+
+func (f *failedFirst) Open(ctx context.Context) (io.ReadWriteCloser, error) {
+	var err error
+	f.once.Do(func() { err = fmt.Errorf("the host did not answer covdist's probe: %w", f.err) })
+	if err != nil {
+		return nil, err
+	}
+	return f.Gateway.Open(ctx)
+}
+
 func gatewayFor(s xspec.Spec, self string, agents gateway.AgentSource, ws workspaces) (distribute.Gateway, bool) {
 	var via *gateway.SSH
 	if p := s.Proxy; p != nil {
@@ -231,18 +257,18 @@ func gatewayFor(s xspec.Spec, self string, agents gateway.AgentSource, ws worksp
 // are cross-compiled for what the host is. Each host is probed once, all
 // side by side. A host that cannot be probed keeps the spec as it is: its
 // worker then reports why it could not start.
-func probeRemotes(ctx context.Context, specs []xspec.Spec, self string) []xspec.Spec {
+func probeRemotes(ctx context.Context, specs []xspec.Spec, self string, failed map[string]error) []xspec.Spec {
 	type result struct{ goos, goarch string }
 	results := make(map[string]*result)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	for _, s := range specs {
 		if s.GOOS != "" || s.GOARCH != "" || (s.Type != "ssh" && s.Type != "pipe") {
 			continue
 		}
-		key := location(s) + "\x00" + s.SSHConfig
+		key := probeKey(s)
 		if _, ok := results[key]; ok {
 			continue
 		}
@@ -257,6 +283,9 @@ func probeRemotes(ctx context.Context, specs []xspec.Spec, self string) []xspec.
 			defer wg.Done()
 			goos, goarch, err := p.Platform(ctx)
 			if err != nil {
+				mu.Lock()
+				failed[key] = err
+				mu.Unlock()
 				return
 			}
 			mu.Lock()
@@ -268,7 +297,7 @@ func probeRemotes(ctx context.Context, specs []xspec.Spec, self string) []xspec.
 	out := make([]xspec.Spec, len(specs))
 	for i, s := range specs {
 		if s.GOOS == "" && s.GOARCH == "" {
-			if r := results[location(s)+"\x00"+s.SSHConfig]; r != nil && (r.goos != hostGOOS() || r.goarch != hostGOARCH()) {
+			if r := results[probeKey(s)]; r != nil && (r.goos != hostGOOS() || r.goarch != hostGOARCH()) {
 				s.GOOS, s.GOARCH = r.goos, r.goarch
 			}
 		}

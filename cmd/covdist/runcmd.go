@@ -81,8 +81,9 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 		fmt.Fprintf(stderr, "covdist: finding its own executable to start workers: %v\n", err)
 		return exitUsage, failing
 	}
+	probeFailed := make(map[string]error)
 	groups, mode, err := workerGroups(o, func(specs []xspec.Spec) []xspec.Spec {
-		return probeRemotes(ctx, specs, self)
+		return probeRemotes(ctx, specs, self, probeFailed)
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "covdist: %v\n", err)
@@ -184,6 +185,9 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 				break
 			}
 			gw, remote := gatewayFor(spec, self, agents.For, ws)
+			if err := probeFailed[probeKey(spec)]; err != nil {
+				gw = &failedFirst{Gateway: gw, err: err}
+			}
 			pl.Workers = append(pl.Workers, distribute.Worker{ID: fmt.Sprintf("gw%d", nWorkers), Gateway: gw, Remote: remote})
 			if remote && plan.Sync == nil {
 				plan.Sync = &distribute.Sync{ModuleDir: moduleDir, BinDir: binDir, Dirs: o.rsyncDirs, Ignore: o.rsyncIgnore}
