@@ -70,22 +70,16 @@ func New(mode string) *Profile {
 	return &Profile{mode: mode, index: make(map[key]int32), fileID: make(map[string]int32), sourceID: make(map[string]int32)}
 }
 
-func (p *Profile) file(name string) int32 {
-	id, ok := p.fileID[name]
-	if !ok {
-		id = int32(len(p.files))
-		p.files = append(p.files, name)
-		p.fileID[name] = id
-	}
-	return id
-}
+func (p *Profile) file(name string) int32   { return intern(p.fileID, &p.files, name) }
+func (p *Profile) source(name string) int32 { return intern(p.sourceID, &p.sources, name) }
 
-func (p *Profile) source(name string) int32 {
-	id, ok := p.sourceID[name]
+// intern returns name's index in names, adding it the first time.
+func intern(ids map[string]int32, names *[]string, name string) int32 {
+	id, ok := ids[name]
 	if !ok {
-		id = int32(len(p.sources))
-		p.sources = append(p.sources, name)
-		p.sourceID[name] = id
+		id = int32(len(*names))
+		*names = append(*names, name)
+		ids[name] = id
 	}
 	return id
 }
