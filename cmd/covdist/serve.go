@@ -43,6 +43,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	workDir := fs.String("workdir", "", "`dir` for the sessions' workspaces (default: a new temporary directory)")
 	maxConns := fs.Int("max-conns", 64, "at most `N` authenticated connections at once")
 	maxStartups := fs.Int("max-startups", 16, "at most `N` connections in the handshake at once; past that a random one is dropped for each new one")
+	maxUpload := fs.Int64("max-upload", gateway.DefaultMaxUpload, "at most `bytes` one session may send (binaries and synced files); a session over it is ended")
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsage)
@@ -66,7 +67,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		*hostKey = filepath.Join(dir, "covdist", "serve_host_ed25519")
 	}
-	srv := &gateway.Server{HostKey: *hostKey, AuthorizedKeys: *authorized, WorkDir: *workDir, MaxConns: *maxConns, MaxStartups: *maxStartups, Log: stderr}
+	srv := &gateway.Server{HostKey: *hostKey, AuthorizedKeys: *authorized, WorkDir: *workDir, MaxConns: *maxConns, MaxStartups: *maxStartups, MaxUpload: *maxUpload, Log: stderr}
 	pub, err := srv.LoadHostKey()
 	if err != nil {
 		fmt.Fprintf(stderr, "covdist serve: %v\n", err)

@@ -23,6 +23,10 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
+// DefaultMaxUpload is what a session may send its agent unless
+// Server.MaxUpload says otherwise.
+const DefaultMaxUpload = 32 << 30
+
 // AgentSubsystem is the SSH subsystem a covdist serve offers: an agent in
 // a fresh workspace of its own.
 const AgentSubsystem = "covdist-agent"
@@ -57,6 +61,10 @@ type Server struct {
 	// LoginGrace is how long a connection may take to authenticate;
 	// default 5s.
 	LoginGrace time.Duration
+	// MaxUpload bounds the bytes one session may send its agent (test
+	// binaries and synced files, mostly), so that a client cannot fill the
+	// serve's disk; default 32 GiB. A session over it is ended, saying so.
+	MaxUpload int64
 	// Log receives one line per connection event; default os.Stderr.
 	Log io.Writer
 
@@ -412,8 +420,18 @@ func (s *Server) runAgent(who string, ch ssh.Channel, reqs <-chan *ssh.Request, 
 		return
 	}
 	go func() {
-		io.Copy(feed, ch)
+		max := s.MaxUpload
+		if max <= 0 {
+			max = DefaultMaxUpload
+		}
+		n, _ := io.Copy(feed, io.LimitReader(ch, max))
 		feed.Close()
+		if n == max {
+			// More may have been on its way: the limit was reached.
+			fmt.Fprintf(ch.Stderr(), "covdist serve: the session sent %d bytes, its --max-upload: ended\n", max)
+			s.logf("%s: ended at its --max-upload of %d bytes", who, max)
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
 	}()
 	go func() {
 		for req := range reqs {

@@ -369,3 +369,46 @@ func TestServeMaxConns(t *testing.T) {
 		t.Errorf("second client: got %v; want it to name --max-conns", err)
 	}
 }
+
+// A session that sends more than --max-upload is ended, and says why: a
+// client cannot fill the serve's disk.
+func TestServeMaxUpload(t *testing.T) {
+	s := startServeWith(t, func(srv *Server) { srv.MaxUpload = 1 << 20 })
+	g := s.client(t, s.userKey, KnownHostsLine(s.addr, s.hostKey))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stream, err := g.Open(ctx)
+	if err != nil {
+		t.Fatalf("open: %v\nserver log:\n%s", err, s.log)
+	}
+	defer stream.Close()
+	conn := wire.NewConn(stream, stream, stream)
+	if _, err := wire.Handshake(conn, wire.Hello{Agent: "test"}); err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	// Pings of 64 KiB each until the session ends: 2 MiB would be twice the limit.
+	junk := strings.Repeat("x", 64<<10)
+	var sendErr error
+	for i := 0; i < 32 && sendErr == nil; i++ {
+		sendErr = conn.Send(wire.KindLog, wire.Log{Text: junk})
+	}
+	for start := time.Now(); !strings.Contains(s.log.String(), "--max-upload"); time.Sleep(50 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("the session went on past its --max-upload; server log:\n%s", s.log)
+		}
+	}
+	ended := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := conn.Recv(); err != nil {
+				ended <- err
+				return
+			}
+		}
+	}()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Errorf("the stream did not end with the session")
+	}
+}
