@@ -308,3 +308,25 @@ func TestZeroPackagesOfAForeignPlatform(t *testing.T) {
 		t.Errorf("got %+v (total %+v); want other/o.go with 3 statements missed", files, total)
 	}
 }
+
+func TestModuleLine(t *testing.T) {
+	tests := []struct {
+		gomod  string
+		want   string
+		wantOK bool
+	}{
+		{"module example.com/m\n\ngo 1.22\n", "example.com/m", true},
+		{"// a comment\nmodule \"example.com/q\" // quoted\n", "example.com/q", true},
+		{"module\texample.com/t\n", "example.com/t", true},
+		{"go 1.22\nmodulex foo\n", "", false},
+		{"module (\n\texample.com/b\n)\n", "", false},
+	}
+	for _, tt := range tests {
+		f := filepath.Join(t.TempDir(), "go.mod")
+		os.WriteFile(f, []byte(tt.gomod), 0o644)
+		got, ok := moduleLine(f)
+		if got != tt.want || ok != tt.wantOK {
+			t.Errorf("%q: got %q, %v; want %q, %v", tt.gomod, got, ok, tt.want, tt.wantOK)
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -86,8 +87,9 @@ type Built struct {
 	// test binary links.
 	Zero *coverage.Profile
 
-	toolDir string               // the toolchain's GOTOOLDIR, where its cover tool is
-	sources map[string]sourcePkg // measured packages' files, for Shape
+	toolDir   string               // the toolchain's GOTOOLDIR, where its cover tool is
+	workspace bool                 // a go.work is in effect
+	sources   map[string]sourcePkg // measured packages' files, for Shape
 }
 
 // Error is a failure of the go command, with its output.
@@ -156,7 +158,7 @@ func (r *runner) runEnv(ctx context.Context, step string, env []string, args ...
 }
 
 type goEnv struct {
-	GOOS, GOARCH, GOVERSION, GOMOD, GOTOOLDIR string
+	GOOS, GOARCH, GOVERSION, GOMOD, GOTOOLDIR, GOWORK string
 }
 
 type listPkg struct {
@@ -173,6 +175,34 @@ type listPkg struct {
 		Path, Dir string
 		Main      bool
 	}
+}
+
+// moduleLine returns the module path a go.mod declares, when its module
+// line is a plain one: module PATH or module "PATH", with or without a
+// trailing comment.
+func moduleLine(gomod string) (string, bool) {
+	data, err := os.ReadFile(gomod)
+	if err != nil {
+		return "", false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "module")
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '\t' && rest[0] != '"') {
+			continue
+		}
+		rest, _, _ = strings.Cut(rest, "//")
+		rest = strings.TrimSpace(rest)
+		if strings.HasPrefix(rest, `"`) {
+			if rest, err = strconv.Unquote(rest); err != nil {
+				return "", false
+			}
+		}
+		if rest == "" || rest == "(" || strings.ContainsAny(rest, " \t\"") {
+			return "", false
+		}
+		return rest, true
+	}
+	return "", false
 }
 
 // Build prepares one platform: Probe, then BuildTests.
@@ -196,17 +226,7 @@ func Probe(ctx context.Context, opt Options, t Target) (*Built, error) {
 	}
 	t.Go = v
 	r := &runner{t: t, dir: opt.ModuleDir}
-	// Side by side: each go command costs tens of milliseconds, which a
-	// run of small tests feels.
-	var modOut []byte
-	var modErr error
-	modDone := make(chan struct{})
-	go func() {
-		defer close(modDone)
-		modOut, _, modErr = r.run(ctx, "go list -m", "list", "-m", "-f", "{{.Path}}\t{{.Dir}}")
-	}()
-	out, _, err := r.run(ctx, "setting up the toolchain (go env)", "env", "-json", "GOOS", "GOARCH", "GOVERSION", "GOMOD", "GOTOOLDIR")
-	<-modDone
+	out, _, err := r.run(ctx, "setting up the toolchain (go env)", "env", "-json", "GOOS", "GOARCH", "GOVERSION", "GOMOD", "GOTOOLDIR", "GOWORK")
 	if err != nil {
 		return nil, err
 	}
@@ -218,14 +238,19 @@ func Probe(ctx context.Context, opt Options, t Target) (*Built, error) {
 		return nil, fmt.Errorf("%s is not inside a Go module (no go.mod found): run covdist in a module", opt.ModuleDir)
 	}
 	b := &Built{Target: t, GoVersion: ge.GOVERSION, Name: ge.GOOS + "/" + ge.GOARCH, GOOS: ge.GOOS, GOARCH: ge.GOARCH,
-		ModuleDir: filepath.Dir(ge.GOMOD), toolDir: ge.GOTOOLDIR}
+		ModuleDir: filepath.Dir(ge.GOMOD), toolDir: ge.GOTOOLDIR, workspace: ge.GOWORK != "" && ge.GOWORK != "off"}
 	b.Header = header(b.Name, ge.GOVERSION, t)
-
-	if modErr != nil {
-		return nil, modErr
+	// The main module is the one whose go.mod go env found (in a go.work
+	// workspace too): read from its module line, which saves a go command
+	// on every run; go list -m where that line is not plain.
+	if path, ok := moduleLine(ge.GOMOD); ok {
+		b.ModulePath = path
+		return b, nil
 	}
-	// In a go.work workspace go list -m lists every module of it: the main
-	// module is the one whose go.mod go env found.
+	modOut, _, err := r.run(ctx, "go list -m", "list", "-m", "-f", "{{.Path}}\t{{.Dir}}")
+	if err != nil {
+		return nil, err
+	}
 	for i, line := range strings.Split(strings.TrimSpace(string(modOut)), "\n") {
 		path, dir, _ := strings.Cut(line, "\t")
 		if i == 0 || dir == b.ModuleDir {
@@ -250,17 +275,34 @@ func (b *Built) BuildTests(ctx context.Context, opt Options) error {
 	if len(cov) == 0 {
 		cov = []string{b.ModulePath + "/..."}
 	}
+	if err := os.MkdirAll(opt.BinDir, 0o755); err != nil {
+		return err
+	}
+	// The build starts now, beside the lists, as the single go test -c
+	// that makes every binary unless two of them share a name: loading
+	// the packages is a good part of a small module's run, and go test
+	// itself does it once, not after two lists.
+	early := b.startBuild(ctx, r, opt, cov, opt.Patterns)
+	defer early.cancel()
 	// Both lists at once: each go list costs a few hundred milliseconds.
 	var tested, covPkgs []listPkg
 	var testedErr, covErr error
 	var lw sync.WaitGroup
-	lw.Add(1)
-	go func() {
-		defer lw.Done()
-		covPkgs, covErr = list(ctx, r, cov, t.Tags)
-	}()
+	// From the module root, ./... is the module's every package, as the
+	// default --cov is: one list, not two, the common way covdist runs.
+	same := len(opt.Cov) == 0 && len(opt.Patterns) == 1 && opt.Patterns[0] == "./..." && !b.workspace
+	if !same {
+		lw.Add(1)
+		go func() {
+			defer lw.Done()
+			covPkgs, covErr = list(ctx, r, cov, t.Tags)
+		}()
+	}
 	tested, testedErr = list(ctx, r, opt.Patterns, t.Tags)
 	lw.Wait()
+	if same {
+		covPkgs = tested
+	}
 	if testedErr != nil {
 		return testedErr
 	}
@@ -295,9 +337,6 @@ func (b *Built) BuildTests(ctx context.Context, opt Options) error {
 		opt.Expect(withTests)
 	}
 
-	if err := os.MkdirAll(opt.BinDir, 0o755); err != nil {
-		return err
-	}
 	// The build and the zero-coverage step run side by side.
 	var wg sync.WaitGroup
 	var zeroErr error
@@ -324,7 +363,7 @@ func (b *Built) BuildTests(ctx context.Context, opt Options) error {
 		}()
 	}
 	progress(fmt.Sprintf("building test binaries for %d packages (%s)", len(b.Packages), b.Name))
-	buildErr := buildRounds(ctx, r, opt, b, hasTests)
+	buildErr := buildRounds(ctx, r, opt, b, hasTests, early)
 	wg.Wait()
 	if buildErr != nil {
 		return buildErr
@@ -406,7 +445,7 @@ func binaryName(importPath string) string {
 // Each binary is listed, and handed to opt.Ready, as soon as go has moved it
 // into place: go renames a finished binary from its work directory, which
 // GOTMPDIR keeps on the same file system, so a binary that exists is whole.
-func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests map[string]bool) error {
+func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests map[string]bool, early *build) error {
 	var rounds [][]*Package
 	for _, p := range b.Packages {
 		if !hasTests[p.ImportPath] {
@@ -439,9 +478,18 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 	l := &lister{b: b, opt: opt, sem: make(chan struct{}, runtime.NumCPU()), done: make(map[*Package]bool)}
 	coverpkg := strings.Join(b.CovPkgs, ",")
 	errs := make([]error, len(rounds))
+	if len(rounds) != 1 {
+		// Two binaries share a name (go test -c refused the early build),
+		// or there is nothing to build.
+		early.cancel()
+		<-early.done
+	}
 	var wg sync.WaitGroup
 	for i, round := range rounds {
 		dir := filepath.Join(opt.BinDir, fmt.Sprintf("r%d", i))
+		if len(rounds) == 1 {
+			dir = early.dir
+		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
@@ -474,7 +522,13 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 				defer pw.Done()
 				l.watch(ctx, round, built)
 			}()
-			_, _, err := r.runEnv(ctx, "building test binaries", []string{"GOTMPDIR=" + gotmp}, args...)
+			var err error
+			if len(rounds) == 1 {
+				<-early.done
+				err = early.err
+			} else {
+				_, _, err = r.runEnv(ctx, "building test binaries", []string{"GOTMPDIR=" + gotmp}, args...)
+			}
 			close(built)
 			pw.Wait()
 			if err != nil {
@@ -506,6 +560,41 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 		return &Error{Step: "building test binaries", Output: filterWarnings(strings.Join(msgs, "\n"))}
 	}
 	return errors.Join(l.errs...)
+}
+
+// build is a go test -c started before the packages are listed.
+type build struct {
+	dir    string
+	done   chan struct{}
+	err    error
+	cancel context.CancelFunc
+}
+
+// startBuild starts go test -c of every package patterns match, measuring
+// the cov patterns, into one directory.
+func (b *Built) startBuild(ctx context.Context, r *runner, opt Options, cov, patterns []string) *build {
+	ctx, cancel := context.WithCancel(ctx)
+	bd := &build{dir: filepath.Join(opt.BinDir, "all"), done: make(chan struct{}), cancel: cancel}
+	gotmp := filepath.Join(opt.BinDir, "gotmp")
+	go func() {
+		defer close(bd.done)
+		if bd.err = os.MkdirAll(bd.dir, 0o755); bd.err != nil {
+			return
+		}
+		if bd.err = os.MkdirAll(gotmp, 0o755); bd.err != nil {
+			return
+		}
+		// -s -w as go test itself links the binaries it runs: no DWARF or
+		// symbol table (tracebacks use the pclntab), which halves the link.
+		args := []string{"test", "-c", "-ldflags=-s -w", "-o", bd.dir + string(filepath.Separator)}
+		if opt.CoverMode != "" {
+			args = append(args, "-cover", "-covermode="+opt.CoverMode, "-coverpkg="+strings.Join(cov, ","))
+		}
+		args = append(args, tagsArgs(b.Target.Tags)...)
+		args = append(args, patterns...)
+		_, _, bd.err = r.runEnv(ctx, "building test binaries", []string{"GOTMPDIR=" + gotmp}, args...)
+	}()
+	return bd
 }
 
 // lister lists each built binary's tests once and reports it ready.
