@@ -358,7 +358,7 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 		// worker), then a shutdown when assign closes.
 		for u := range assign {
 			args := u.platform.Args
-			if c.plan.MaxFail == 1 {
+			if c.plan.MaxFail == 1 && len(u.coverOnly) == 0 {
 				// -x: a process stops at its first failure too, as go
 				// test -failfast's does; what it did not start is
 				// reported not run.
@@ -828,9 +828,11 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 			switch {
 			case covered:
 				st.coverDue = false
-			case r.Status == wire.NotRun || r.Status == wire.Interrupted:
-				pool.addCover(u.pkg, r.Test)
-			case d.Crash != "" && r.Status != wire.Crashed && st.coverTries < 3:
+			case d.Err != "" || d.Crash == "":
+				// The binary would not start, or ended normally without
+				// coverage for it: a rerun would end the same way.
+				st.coverDue = false
+			case r.Status != wire.Crashed && st.coverTries < 3:
 				// Another test crashed the process it rode in: try again.
 				st.coverTries++
 				pool.addCover(u.pkg, r.Test)
@@ -1161,10 +1163,22 @@ func coverBytes(d *coverage.Delta) int64 {
 		n += int64(len(f) + 3)
 	}
 	for _, v := range d.Blocks {
-		n += int64(len(fmt.Sprint(v)) + 1)
+		n += digits(v) + 1
 	}
 	for _, v := range d.Hits {
-		n += int64(len(fmt.Sprint(v)) + 1)
+		n += digits(v) + 1
+	}
+	return n
+}
+
+// digits is how many characters v takes in decimal.
+func digits(v int64) int64 {
+	n := int64(1)
+	if v < 0 {
+		n, v = 2, -v
+	}
+	for ; v >= 10; v /= 10 {
+		n++
 	}
 	return n
 }

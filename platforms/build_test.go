@@ -330,3 +330,28 @@ func TestModuleLine(t *testing.T) {
 		}
 	}
 }
+
+// Two packages of one binary name, only one of them with tests: go test -c
+// of both refuses them, so the build must name the tested one alone.
+func TestBuildSameNameOneTested(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module with the go command")
+	}
+	dir := writeModule(t, map[string]string{
+		"go.mod":           "module example.com/dup\n\ngo 1.22\n",
+		"a/util/u.go":      "package util\n\nfunc U() int { return 1 }\n",
+		"a/util/u_test.go": "package util\n\nimport \"testing\"\n\nfunc TestU(t *testing.T) { U() }\n",
+		"b/util/u.go":      "package util\n\nfunc V() int { return 2 }\n",
+	})
+	var ready []string
+	_, err := Build(context.Background(), Options{
+		ModuleDir: dir, Patterns: []string{"./..."}, CoverMode: "set", BinDir: t.TempDir(),
+		Ready: func(p *Package) { ready = append(ready, p.ImportPath) },
+	}, Target{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(ready, " ") != "example.com/dup/a/util" {
+		t.Errorf("got ready %v; want example.com/dup/a/util", ready)
+	}
+}

@@ -477,17 +477,25 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 	}
 	l := &lister{b: b, opt: opt, sem: make(chan struct{}, runtime.NumCPU()), done: make(map[*Package]bool)}
 	coverpkg := strings.Join(b.CovPkgs, ",")
+	// go test -c refuses two matched packages of one binary name, with
+	// tests or not: then the early build failed, and the rounds name each
+	// package with tests.
+	names := make(map[string]bool)
+	clash := false
+	for _, p := range b.Packages {
+		clash = clash || names[binaryName(p.ImportPath)]
+		names[binaryName(p.ImportPath)] = true
+	}
+	useEarly := len(rounds) == 1 && !clash
 	errs := make([]error, len(rounds))
-	if len(rounds) != 1 {
-		// Two binaries share a name (go test -c refused the early build),
-		// or there is nothing to build.
+	if !useEarly {
 		early.cancel()
 		<-early.done
 	}
 	var wg sync.WaitGroup
 	for i, round := range rounds {
 		dir := filepath.Join(opt.BinDir, fmt.Sprintf("r%d", i))
-		if len(rounds) == 1 {
+		if useEarly {
 			dir = early.dir
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -523,7 +531,7 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 				l.watch(ctx, round, built)
 			}()
 			var err error
-			if len(rounds) == 1 {
+			if useEarly {
 				<-early.done
 				err = early.err
 			} else {

@@ -306,7 +306,7 @@ func (a *arrivals) has(platform int, pkg string) bool {
 // run. A binary that was never built cannot list its tests, so their names
 // come from the platforms that did build the same package (the union of
 // their lists: build tags may differ).
-func notBuilt(ctx context.Context, feed chan<- distribute.Arrival, built []*platforms.Built, errs []error, arrived *arrivals) {
+func notBuilt(ctx context.Context, feed chan<- distribute.Arrival, built []*platforms.Built, errs []error, arrived *arrivals, keep func(pkg, test string) bool) {
 	for i, err := range errs {
 		if err == nil {
 			continue
@@ -328,7 +328,9 @@ func notBuilt(ctx context.Context, feed chan<- distribute.Arrival, built []*plat
 			tests[p.ImportPath] = make(map[string]bool)
 			pkgs = append(pkgs, p.ImportPath)
 			for _, t := range names {
-				tests[p.ImportPath][t] = true
+				if keep(p.ImportPath, t) { // as -run, -skip and -f select
+					tests[p.ImportPath][t] = true
+				}
 			}
 		}
 		for j, b := range built {

@@ -93,22 +93,31 @@ func (t *terminal) draw() {
 	t.shown = true
 }
 
+// clear erases the status line for good, until a new status comes.
 func (t *terminal) clear() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.erase()
+	t.last = ""
+}
+
+// erase takes the status line off the screen; t.mu is held.
+func (t *terminal) erase() {
 	if t.tty != nil && t.shown {
 		fmt.Fprint(t.tty, "\r\x1b[K")
 		t.shown = false
 	}
-	t.last = ""
 }
 
-// println writes a line of human output, clearing the status line first.
+// printf writes human output under the status line, which it redraws after.
 func (t *terminal) printf(format string, args ...any) {
-	t.clear()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.erase()
 	fmt.Fprintf(t.out, format, args...)
+	if t.tty != nil && t.last != "" {
+		t.draw()
+	}
 }
 
 // reporter turns a run's events into human output, go test -json events and

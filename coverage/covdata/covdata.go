@@ -354,6 +354,9 @@ func ParseCounters(b []byte) (*Counters, error) {
 		return nil, formatErr("counter file has no segments")
 	}
 	end := len(b) - counterFooterSize
+	// The segments lie before the footer: reading them from b[:end] bounds
+	// every length they claim, so none can reach past it.
+	r = &reader{b: b[:end], off: r.off}
 	c := &Counters{MetaHash: hex.EncodeToString(hash)}
 	value := func() uint64 {
 		if flavor == flavorULEB {

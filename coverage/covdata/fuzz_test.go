@@ -1,8 +1,10 @@
 package covdata
 
 import (
+	"encoding/binary"
 	"os"
 	"testing"
+	"time"
 )
 
 // The files under testdata are a real binary's meta-data and one run's
@@ -87,4 +89,28 @@ func FuzzParseCounters(f *testing.F) {
 		c.MetaHash = m.Hash
 		m.Hits(c) // never panics, whatever the counters say
 	})
+}
+
+// A segment whose tables claim to run into the footer is an error, not a
+// length that wraps around (it panicked in make).
+func TestCountersTablesPastTheEnd(t *testing.T) {
+	var b []byte
+	b = append(b, counterMagic[:]...)
+	b = binary.LittleEndian.AppendUint32(b, counterVersion)
+	b = append(b, make([]byte, 16)...) // meta hash
+	b = append(b, flavorRaw, 0, 0, 0, 0, 0, 0, 0)
+	b = binary.LittleEndian.AppendUint64(b, 1) // one function
+	b = binary.LittleEndian.AppendUint32(b, 4) // string table of 4 bytes
+	b = binary.LittleEndian.AppendUint32(b, 0)
+	b = append(b, counterMagic[:]...) // the footer: its padding read as a string table
+	b = append(b, 0xff, 0xff, 0xff, 0xff)
+	b = binary.LittleEndian.AppendUint32(b, 0x0fffffff)
+	b = append(b, 0, 0, 0, 0)
+	start := time.Now()
+	if _, err := ParseCounters(b); err == nil {
+		t.Fatal("parsed a segment that runs into its footer")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("refusing it took %s: its lengths were trusted", d)
+	}
 }
