@@ -220,20 +220,7 @@ func TestRemoteLinkCutDuringSyncE2E(t *testing.T) {
 // use up the restarts the other host's crash is allowed.
 func TestRemoteDeadHostKeepsRestartBudgetE2E(t *testing.T) {
 	a, b := sshtest.Start(t), sshtest.Start(t)
-	cfg := filepath.Join(t.TempDir(), "ssh_config")
-	var both []byte
-	for _, h := range []struct {
-		alias string
-		srv   *sshtest.Server
-	}{{"hosta", a}, {"hostb", b}} {
-		text, err := os.ReadFile(h.srv.Config)
-		if err != nil {
-			t.Fatal(err)
-		}
-		both = append(both, regexp.MustCompile(`(?m)^Host sshtest\b`).ReplaceAll(text, []byte("Host "+h.alias))...)
-		both = append(both, '\n')
-	}
-	os.WriteFile(cfg, both, 0o600)
+	cfg := twoHostsConfig(t, a, b)
 	mod := napModule(t, 6, 2*time.Second, map[string]string{
 		"crashy/crashy.go": "package crashy\n\nfunc Crash() int { return 1 }\n",
 		// Long enough to crash after the host is gone, wherever it started.

@@ -511,20 +511,7 @@ func TestRemoteLinkCutE2E(t *testing.T) {
 func TestRemoteEachOverHostsE2E(t *testing.T) {
 	a := sshtest.StartWith(t, sshtest.Options{Netns: true})
 	b := sshtest.StartWith(t, sshtest.Options{Netns: true})
-	cfg := filepath.Join(t.TempDir(), "ssh_config")
-	var both []byte
-	for _, h := range []struct {
-		alias string
-		srv   *sshtest.Server
-	}{{"hosta", a}, {"hostb", b}} {
-		text, err := os.ReadFile(h.srv.Config)
-		if err != nil {
-			t.Fatal(err)
-		}
-		both = append(both, regexp.MustCompile(`(?m)^Host sshtest\b`).ReplaceAll(text, []byte("Host "+h.alias))...)
-		both = append(both, '\n')
-	}
-	os.WriteFile(cfg, both, 0o600)
+	cfg := twoHostsConfig(t, a, b)
 	mod := remoteModule(t, 0)
 	os.WriteFile(filepath.Join(mod, "calc/size_test.go"), []byte(`package calc
 
@@ -826,4 +813,27 @@ func TestRemoteRsyncDirsOfOneName(t *testing.T) {
 			t.Errorf("want %q in:\n%s", want, r.out)
 		}
 	}
+}
+
+// twoHostsConfig writes one ssh_config that reaches a as hosta and b as
+// hostb, each with its own keys and known_hosts.
+func twoHostsConfig(t *testing.T, a, b *sshtest.Server) string {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "ssh_config")
+	var both []byte
+	for _, h := range []struct {
+		alias string
+		srv   *sshtest.Server
+	}{{"hosta", a}, {"hostb", b}} {
+		text, err := os.ReadFile(h.srv.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		both = append(both, regexp.MustCompile(`(?m)^Host sshtest\b`).ReplaceAll(text, []byte("Host "+h.alias))...)
+		both = append(both, '\n')
+	}
+	if err := os.WriteFile(cfg, both, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
