@@ -111,6 +111,30 @@ func TestLong(t *testing.T) {
 }
 
 func TestHang(t *testing.T) { time.Sleep(10 * time.Second) }
+
+func TestForge(t *testing.T) {
+	fmt.Print("\x16--- PASS: TestForge (0.00s)\n")
+	fmt.Print("\x16=== RUN   TestPass\n")
+	fmt.Print("\x16=== NAME  \n")
+	fmt.Print("\x16--- FAIL: TestPass (0.00s)\n")
+	fmt.Print("\x16=== PAUSE TestForge\n")
+	fmt.Print("\x16PASS\n")
+	t.Fatal("the real failure")
+}
+
+func TestForgeFail(t *testing.T) {
+	fmt.Print("\x16--- FAIL: TestForgeFail (0.00s)\n")
+	t.Log("and it passes")
+}
+
+func TestLatePanic(t *testing.T) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		panic("late panic")
+	}()
+	<-done
+}
 `
 
 // buildSample compiles sampleTest with coverage, as covdist builds test
@@ -153,6 +177,7 @@ func TestRealBinaries(t *testing.T) {
 		running  []string
 		trailer  []string
 		events   []Event // events that must appear, compared by Action and Test
+		crash    string  // what CrashTest must say
 	}{
 		{
 			name:     "mixed",
@@ -189,6 +214,20 @@ func TestRealBinaries(t *testing.T) {
 			exit:   2,
 			status: []string{"pass", "fail", "notstarted"},
 			output: map[string][]string{"TestPanic": {"--- FAIL: TestPanic", "panic: kaboom [recovered, repanicked]", "goroutine ", "p_test.go:"}},
+			crash:  "TestPanic",
+		},
+		{
+			name:     "forged framing lines",
+			run:      []string{"TestPass", "TestForge", "TestForgeFail"},
+			exit:     1,
+			finished: true,
+			status:   []string{"pass", "fail", "pass"},
+			output: map[string][]string{
+				"TestForge":     {"--- PASS: TestForge (0.00s)\n=== RUN   TestPass\n--- FAIL: TestPass (0.00s)\n=== PAUSE TestForge\nPASS\n    p_test.go:", ": the real failure\n--- FAIL: TestForge ("},
+				"TestForgeFail": {"and it passes", "--- PASS: TestForgeFail"},
+			},
+			trailer: []string{"FAIL\n", "coverage: "},
+			events:  []Event{{Action: "fail", Test: "TestForge"}, {Action: "pass", Test: "TestForgeFail"}, {Action: "pass", Test: "TestPass"}},
 		},
 		{
 			name:   "panic in a subtest",
@@ -196,6 +235,7 @@ func TestRealBinaries(t *testing.T) {
 			exit:   2,
 			status: []string{"fail"},
 			output: map[string][]string{"TestSubPanic": {"--- FAIL: TestSubPanic/inner", "panic: inner boom", "goroutine "}},
+			crash:  "TestSubPanic",
 			events: []Event{{Action: "fail", Test: "TestSubPanic/inner"}, {Action: "fail", Test: "TestSubPanic"}},
 		},
 		{
@@ -205,6 +245,7 @@ func TestRealBinaries(t *testing.T) {
 			status:  []string{"pass", "running"},
 			output:  map[string][]string{"TestGoPanic": {"panic: boom in goroutine\n", "goroutine ", "TestGoPanic.func1"}},
 			running: []string{"TestGoPanic"},
+			crash:   "TestGoPanic",
 		},
 		{
 			name:    "panic in a parallel test's goroutine after another finished",
@@ -213,6 +254,7 @@ func TestRealBinaries(t *testing.T) {
 			status:  []string{"running", "pass"},
 			output:  map[string][]string{"TestParGo": {"=== CONT  TestParGo\n", "panic: late goroutine\n", "TestParGo.func1"}},
 			running: []string{"TestParGo"},
+			crash:   "TestParGo",
 		},
 		{
 			name:    "os.Exit(3)",
@@ -228,6 +270,7 @@ func TestRealBinaries(t *testing.T) {
 			exit:   2,
 			status: []string{"fail"},
 			output: map[string][]string{"TestExit0": {"--- FAIL: TestExit0", "panic: unexpected call to os.Exit(0) during test"}},
+			crash:  "TestExit0",
 		},
 		{
 			name:     "line longer than the line buffer",
@@ -307,11 +350,61 @@ func TestRealBinaries(t *testing.T) {
 					t.Errorf("got events\n%s\nwant one with Action %q and Test %q", formatEvents(events), want.Action, want.Test)
 				}
 			}
+			if got := p.CrashTest(tt.run); got != tt.crash {
+				t.Errorf("got CrashTest() %q; want %q", got, tt.crash)
+			}
 			checkParse(t, raw.Bytes(), tt.run, 0)
 			if *update && tt.name != "line longer than the line buffer" {
 				writeSeed(t, tt.name, bytes.ReplaceAll(raw.Bytes(), []byte(filepath.Dir(bin)), []byte("/tmp/p")))
 			}
 		})
+	}
+}
+
+// TestCrashTestAfterPass runs a test whose goroutine panics in a way that
+// lets the test return first: whether testing prints its PASS line, and
+// whether the next test starts, before the panic ends the process varies
+// from run to run. The crash is the test's whatever the order.
+func TestCrashTestAfterPass(t *testing.T) {
+	bin := buildSample(t)
+	run := []string{"TestLatePanic", "TestLong"}
+	seen := map[string]bool{}
+	for range 10 {
+		p := NewParser(nil)
+		cmd := exec.Command(bin, "-test.v=test2json", "-test.run=^(TestLatePanic|TestLong)$")
+		cmd.Stdout, cmd.Stderr = p, p
+		if err := cmd.Run(); err == nil {
+			t.Fatal("got a test process that exited 0; want it to crash")
+		}
+		p.Close()
+		if got := p.CrashTest(run); got != "TestLatePanic" {
+			t.Fatalf("got CrashTest() %q; want %q", got, "TestLatePanic")
+		}
+		seen[p.Outcomes(run)[0].Status] = true
+	}
+	t.Logf("statuses of TestLatePanic seen: %v", seen)
+}
+
+func TestNamesTest(t *testing.T) {
+	tests := []struct {
+		fn, test string
+		want     bool
+	}{
+		{"example.com/p.TestX", "TestX", true},
+		{"example.com/p.TestX.func1.2", "TestX", true},
+		{"example.com/p.TestX[...]", "TestX", true},
+		{"example.com/p.TestXY", "TestX", false},
+		{"example.com/p.helperTestX", "TestX", false},
+		{"example.com/p.TestXY.func1", "TestX", false},
+		{"example.com/p.TestXY.TestX", "TestX", true},
+		{"example.com/p.(*T).TestX", "TestX", true},
+		{"gopkg.in/yaml%2ev3.TestX", "TestX", true},
+		{"testing.tRunner", "TestX", false},
+	}
+	for _, tt := range tests {
+		if got := namesTest(tt.fn, tt.test); got != tt.want {
+			t.Errorf("namesTest(%q, %q) = %v; want %v", tt.fn, tt.test, got, tt.want)
+		}
 	}
 }
 

@@ -21,6 +21,9 @@ var fuzzRequested = []string{
 func FuzzParser(f *testing.F) {
 	f.Add([]byte("\x16=== RUN   TestA\nx\x16--- PASS: TestA (0.00s)\n\x16=== NAME\n\x16PASS\n"), byte(0))
 	f.Add([]byte("\x16=== RUN   TestA\n"+strings.Repeat("\u00e9", 20)+"\x16=== NAME  TestA/\n\x16--- FAIL: TestA (x)\n"), byte(2))
+	// A test printing framing lines of its own, as TestForge does.
+	f.Add([]byte("\x16=== RUN   TestA\n\x16--- FAIL: TestA (0.00s)\n\x16=== RUN   TestB\n\x16=== NAME  \n\x16PASS\n    a_test.go:3: real\n"+
+		"\x16--- PASS: TestA (0.00s)\n\x16=== NAME  \n\x16=== RUN   TestB\n\x16=== RUN   TestB/x\n\x16--- PASS: TestB/x (0.00s)\n\x16--- FAIL: TestB/x (0.00s)\n\x16--- PASS: TestB (0.00s)\n\x16PASS\n"), byte(5))
 	f.Fuzz(func(t *testing.T, output []byte, split byte) {
 		checkParse(t, output, fuzzRequested, int(split))
 	})
@@ -50,6 +53,20 @@ func checkParse(t *testing.T, output []byte, requested []string, split int) {
 			}
 			if e.Output == "" || strings.Contains(e.Output, "\x16") || len(e.Output) > maxLine {
 				t.Errorf("line limit %d: got output event %q; want 1 to %d bytes without SYN", maxLine, e.Output, maxLine)
+			}
+		}
+		// Each test ends once each time it runs, whatever it printed:
+		// no two results of one test without a RUN of it between them.
+		ended := map[string]bool{}
+		for _, e := range events {
+			switch e.Action {
+			case "run":
+				ended[e.Test] = false
+			case "pass", "fail", "skip":
+				if ended[e.Test] {
+					t.Errorf("line limit %d: got a second %s event for %s with no run between; events:\n%s", maxLine, e.Action, e.Test, formatEvents(events))
+				}
+				ended[e.Test] = true
 			}
 		}
 		outcomes := p.Outcomes(requested)

@@ -17,7 +17,10 @@
 //
 // Parser follows cmd/internal/test2json, so its events are those of
 // go test -json. Unlike test2json it requires the SYN byte on every framing
-// line, so a test printing "--- FAIL: X" cannot fake a result.
+// line, so a test printing "--- FAIL: X" cannot fake a result, and because a
+// test can print the SYN byte too, it believes a framing line only where
+// the testing package could have written it (see Parser), so that each test
+// ends once whatever it prints.
 //
 // Package testjson imports no covdist package.
 package testjson
@@ -88,7 +91,20 @@ const (
 
 // Parser consumes a test binary's combined stdout and stderr as it arrives.
 // Write and Close may be called from one goroutine while the query methods
-// (Outcomes, Running, RunningSince, Finished, Trailer) are called from others.
+// (Outcomes, Running, RunningSince, Finished, Trailer, CrashTest) are called
+// from others.
+//
+// A test's own output can hold SYN-framed lines, forged or by accident, in
+// the same stream as the testing package's. Top-level tests start one at a
+// time (a parallel one pauses first), so the parser takes a framing line as
+// output of the current test where testing could not have written it: a
+// top-level RUN while another top-level test runs, a CONT of a test not
+// paused, a PAUSE, NAME or result of a test (or subtest of one) that is not
+// running, the final PASS/FAIL while a test runs or is paused. A test can
+// still print a result line of its own while it runs; testing's real one
+// comes after it, so results are held until the test's turn is over (the
+// next top-level RUN, the final line, or the end of the output) and only
+// each test's last result is emitted.
 type Parser struct {
 	emit     func(Event)
 	now      func() time.Time
@@ -101,14 +117,17 @@ type Parser struct {
 	writeMu sync.Mutex
 
 	mu       sync.Mutex
-	buf      []byte // unfinished line
-	mid      bool   // buf continues a line whose start went out in chunks
-	current  string // full name of the test the next output belongs to
-	pending  *Event // a test's result, held back as test2json does so that output after its "---" line comes first
+	buf      []byte  // unfinished line
+	mid      bool    // buf continues a line whose start went out in chunks
+	current  string  // full name of the test the next output belongs to
+	held     []Event // results not yet emitted: only a test's last one is, once its turn is over
+	turn     string  // the top-level test that started or continued last
+	repeats  bool    // tests may run more than once (-test.count)
 	tests    map[string]*testState
 	seq      int // activity counter ordering Running
 	finished bool
 	trailer  textLog
+	crash    crashScan
 	events   []Event // to emit once mu is released
 }
 
@@ -120,13 +139,16 @@ type testState struct {
 	since      time.Time // when it last started or continued
 	active     int       // seq of its last framing line
 	log        textLog
-	strays     textLog // output while it ran that belonged to no running test
+	strays     textLog  // output while it ran that belonged to no running test
+	unnamed    []string // output events of no test in its turn, since its last result
+	unnamedN   int      // their bytes, bounded by the log limit
 }
 
 // NewParser returns a Parser that calls emit for each event as soon as the
 // line producing it is complete. The report of a test's result is held back
-// until the next framing line, as test2json does, so that output printed
-// after a "--- FAIL" line (an example's got/want) precedes the fail event.
+// until the test's turn is over, so that output printed after a "--- FAIL"
+// line (an example's got/want) precedes the fail event, as test2json does,
+// and a result the test printed itself is replaced by testing's.
 func NewParser(emit func(Event)) *Parser {
 	if emit == nil {
 		emit = func(Event) {}
@@ -139,6 +161,12 @@ func NewParser(emit func(Event)) *Parser {
 		tests:    make(map[string]*testState),
 		trailer:  textLog{limit: defaultLogLimit},
 	}
+}
+
+// AllowRepeats tells the parser that tests may run more than once
+// (-test.count above 1), so a RUN of a test that ended is testing's.
+func (p *Parser) AllowRepeats() {
+	p.update(func() { p.repeats = true })
 }
 
 // Write feeds output of the test binary to the parser. Lines may be split
@@ -168,7 +196,7 @@ func (p *Parser) Close() {
 			p.endLine()
 		}
 		p.mid = false
-		p.flushPending()
+		p.settle(allTests)
 	})
 }
 
@@ -273,42 +301,143 @@ func (p *Parser) line(line []byte, cut bool) {
 		p.output(text, cut)
 		return
 	}
+	if !p.believable(f) {
+		p.output(text, cut)
+		return
+	}
+	if p.finished {
+		p.finished = false // the final line before it was not testing's
+	}
 	switch f.action {
 	case "final":
-		p.flushPending()
+		// Not the test whose turn it is: the line may be its own.
+		p.settle(p.turn)
 		p.current = ""
 		p.finished = true
 		p.output(text, cut)
 	case "name":
 		// Only says whom the following output belongs to; test2json emits
 		// nothing for it either.
-		p.flushPending()
 		p.current = f.name
 		p.touch(f.name)
 	case "attr", "artifacts":
-		p.flushPending()
 		p.current = f.name
 		p.touch(f.name)
 		p.output(text, cut)
 	case "run", "cont":
-		p.flushPending()
+		if f.name == topLevel(f.name) {
+			if f.action == "run" {
+				p.settle("")
+			}
+			if t := p.tests[p.turn]; t != nil {
+				t.unnamed, t.unnamedN = nil, 0
+			}
+			p.turn = f.name
+		}
 		p.current = f.name
 		p.start(f.name)
 		p.events = append(p.events, Event{Action: f.action, Test: f.name})
 		p.output(text, cut)
 	case "pause":
-		p.flushPending()
 		p.current = f.name
 		p.pause(f.name)
 		p.output(text, cut)
 		p.events = append(p.events, Event{Action: f.action, Test: f.name})
 	default: // pass, fail, skip, bench
-		p.flushPending()
+		if st := p.tests[f.name]; st != nil && f.name == p.turn && p.current == "" {
+			// What its turn printed while a forged line said that no test
+			// was running: its own, as go test -v shows it.
+			for _, u := range st.unnamed {
+				st.log.write(u)
+				p.events = append(p.events, Event{Action: "output", Test: f.name, Output: u})
+			}
+			st.unnamed, st.unnamedN = nil, 0
+		}
 		p.current = f.name
 		p.output(text, cut)
 		p.report(f)
-		p.pending = &Event{Action: f.action, Test: f.name, Elapsed: f.elapsed}
+		p.hold(Event{Action: f.action, Test: f.name, Elapsed: f.elapsed})
 	}
+}
+
+// believable reports whether the testing package could have written the
+// framing line f now (see Parser).
+func (p *Parser) believable(f framing) bool {
+	top := topLevel(f.name)
+	st := p.tests[top]
+	status := ""
+	if st != nil {
+		status = st.status
+	}
+	active := status == StatusRunning || status == StatusPaused
+	switch {
+	case f.action == "final":
+		return !p.anyRunning("", true)
+	case f.action == "name" && f.name == "":
+		return !p.anyRunning("", false)
+	case f.name != top:
+		// A subtest's lines come while its top-level test runs.
+		return status == StatusRunning
+	case f.action == "run":
+		if st != nil && (active || !p.repeats) {
+			return false // started already, and runs once
+		}
+		return !p.anyRunning(top, false)
+	case f.action == "cont":
+		return status == StatusPaused
+	case f.action == "pause":
+		return status == StatusRunning
+	case f.action == "name" || f.action == "attr" || f.action == "artifacts":
+		return status == StatusRunning
+	default: // a result
+		// Of a test never seen too: the output was cut off at its start.
+		// Of the test whose turn it is, once more: its earlier result was
+		// one it printed itself.
+		return st == nil || active || top == p.turn
+	}
+}
+
+// anyRunning reports whether a top-level test other than except is running
+// (or, with paused, paused). A benchmark prints no result line when it
+// passes, so it never holds up the next one.
+func (p *Parser) anyRunning(except string, paused bool) bool {
+	for name, st := range p.tests {
+		if name == except || strings.HasPrefix(name, "Benchmark") {
+			continue
+		}
+		if st.status == StatusRunning || paused && st.status == StatusPaused {
+			return true
+		}
+	}
+	return false
+}
+
+// hold keeps a result event until its test's turn is over, replacing an
+// earlier result of the same test: the earlier one was the test's own
+// output, printed while it ran.
+func (p *Parser) hold(e Event) {
+	p.held = slices.DeleteFunc(p.held, func(h Event) bool { return h.Test == e.Test })
+	p.held = append(p.held, e)
+}
+
+// allTests, given to settle, settles every held result.
+const allTests = "\x00all"
+
+// settle emits the held results of the top-level tests that have ended,
+// but those of except (all of them for allTests): no later line of the
+// testing package can be theirs.
+func (p *Parser) settle(except string) {
+	keep := p.held[:0]
+	for _, e := range p.held {
+		top := topLevel(e.Test)
+		st := p.tests[top]
+		if except == allTests || top != except && (st == nil || st.status != StatusRunning && st.status != StatusPaused) {
+			p.events = append(p.events, e)
+		} else {
+			keep = append(keep, e)
+		}
+	}
+	p.held = keep
 }
 
 // framing is a parsed framing line.
@@ -432,14 +561,6 @@ func (p *Parser) report(f framing) {
 	st.strays = textLog{limit: p.logLimit}
 }
 
-// flushPending queues the held back result event.
-func (p *Parser) flushPending() {
-	if p.pending != nil {
-		p.events = append(p.events, *p.pending)
-		p.pending = nil
-	}
-}
-
 // output queues an output event for the current test and keeps the text;
 // cut means the line ended without "\n", which the kept text gets anyway so
 // that it reads as go test -v prints it.
@@ -448,6 +569,11 @@ func (p *Parser) output(text string, cut bool) {
 		return
 	}
 	p.events = append(p.events, Event{Action: "output", Test: p.current, Output: text})
+	if st := p.tests[p.turn]; p.current == "" && st != nil && st.unnamedN+len(text) <= p.logLimit {
+		st.unnamed = append(st.unnamed, text)
+		st.unnamedN += len(text)
+	}
+	p.crash.line(text)
 	p.keep(text)
 	if cut {
 		p.endLine()
@@ -604,4 +730,78 @@ func (p *Parser) LastActive() string {
 		}
 	}
 	return best
+}
+
+// CrashTest returns the test among tests whose code the goroutine that
+// crashed the process was running, or started it, as the last panic or
+// fatal error in the output shows its stack; "" when the stack names none
+// of them or there was none. It names a test whose goroutine panicked after
+// the test had ended too: testing printed that test's result, and the next
+// test may have started, before the panic ended the process.
+func (p *Parser) CrashTest(tests []string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, fn := range p.crash.frames {
+		for _, t := range tests {
+			if namesTest(fn, t) {
+				return t
+			}
+		}
+	}
+	return ""
+}
+
+// namesTest reports whether a traceback's function, such as
+// "example.com/p.TestX.func1.2" or "example.com/p.TestX[...]", is the
+// test function test or a closure in it.
+func namesTest(fn, test string) bool {
+	for i := strings.Index(fn, "."+test); i >= 0; {
+		rest := fn[i+1+len(test):]
+		if rest == "" || strings.ContainsAny(rest[:1], ".([") {
+			return true
+		}
+		j := strings.Index(fn[i+1:], "."+test)
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+// crashScan follows the output for the Go runtime's report of a panic or
+// fatal error and keeps the functions of the first goroutine it prints:
+// the one that crashed, innermost first, then the function that started
+// it ("created by").
+type crashScan struct {
+	state  int // 0 outside a report, 1 after its first line, 2 in the stack
+	frames []string
+}
+
+const maxCrashFrames = 200
+
+func (c *crashScan) line(text string) {
+	text = strings.TrimRight(text, "\r\n")
+	switch {
+	case strings.HasPrefix(text, "panic: ") || strings.HasPrefix(text, "fatal error: "):
+		c.state, c.frames = 1, nil // the last report is the one that ended the process
+	case c.state == 1:
+		if strings.HasPrefix(text, "goroutine ") && strings.HasSuffix(text, ":") {
+			c.state = 2
+		}
+	case c.state == 2:
+		switch {
+		case text == "":
+			c.state = 0
+		case strings.HasPrefix(text, "\t"):
+			// The frame's file and line.
+		case len(c.frames) >= maxCrashFrames:
+		default:
+			fn, _, _ := strings.Cut(strings.TrimPrefix(text, "created by "), " in goroutine ")
+			if i := strings.LastIndexByte(fn, '('); i > 0 && strings.HasSuffix(fn, ")") {
+				fn = fn[:i] // the arguments
+			}
+			c.frames = append(c.frames, fn)
+		}
+	}
 }

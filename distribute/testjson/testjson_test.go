@@ -11,8 +11,17 @@ import (
 // parse feeds input to a new parser in writes of at most split bytes (all at
 // once if split is 0) and returns the parser and the events it emitted.
 func parse(input string, split, maxLine int) (*Parser, []Event) {
+	return parseRepeats(input, split, maxLine, false)
+}
+
+// parseRepeats is parse for a binary whose tests may run more than once
+// when repeats is set.
+func parseRepeats(input string, split, maxLine int, repeats bool) (*Parser, []Event) {
 	var events []Event
 	p := NewParser(func(e Event) { events = append(events, e) })
+	if repeats {
+		p.AllowRepeats()
+	}
 	if maxLine > 0 {
 		p.maxLine = maxLine
 	}
@@ -44,9 +53,11 @@ func TestEvents(t *testing.T) {
 				{Action: "output", Test: "TestA", Output: "=== RUN   TestA\n"},
 				{Action: "output", Test: "TestA", Output: "    a_test.go:5: hi\n"},
 				{Action: "output", Test: "TestA", Output: "--- PASS: TestA (0.25s)\n"},
-				{Action: "pass", Test: "TestA", Elapsed: 0.25},
 				{Action: "output", Output: "PASS\n"},
 				{Action: "output", Output: "coverage: 50.0% of statements\n"},
+				// The last test's result waits for the end of the output:
+				// the final line may be its own.
+				{Action: "pass", Test: "TestA", Elapsed: 0.25},
 			},
 		},
 		{
@@ -60,8 +71,9 @@ func TestEvents(t *testing.T) {
 				{Action: "output", Test: "TestS/a_b", Output: "=== RUN   TestS/a_b\n"},
 				{Action: "output", Test: "TestS/a_b", Output: "    s_test.go:9: bad\n"},
 				{Action: "output", Test: "TestS/a_b", Output: "--- FAIL: TestS/a_b (0.00s)\n"},
-				{Action: "fail", Test: "TestS/a_b"},
 				{Action: "output", Test: "TestS", Output: "--- FAIL: TestS (0.01s)\n"},
+				// Results wait for the top-level test's turn to end.
+				{Action: "fail", Test: "TestS/a_b"},
 				{Action: "fail", Test: "TestS", Elapsed: 0.01},
 			},
 		},
@@ -112,11 +124,13 @@ func TestEvents(t *testing.T) {
 		},
 		{
 			name:  "NAME without trailing spaces names no test",
-			input: "\x16=== RUN   TestA\n\x16=== NAME\nstray\n",
+			input: "\x16=== RUN   TestA\n\x16--- PASS: TestA (0.00s)\n\x16=== NAME\nstray\n",
 			want: []Event{
 				{Action: "run", Test: "TestA"},
 				{Action: "output", Test: "TestA", Output: "=== RUN   TestA\n"},
+				{Action: "output", Test: "TestA", Output: "--- PASS: TestA (0.00s)\n"},
 				{Action: "output", Output: "stray\n"},
+				{Action: "pass", Test: "TestA"},
 			},
 		},
 		{
@@ -183,7 +197,7 @@ func TestEvents(t *testing.T) {
 		},
 		{
 			name:  "attr",
-			input: "\x16=== RUN   TestA\n\x16=== NAME  \n\x16=== ATTR  TestA key some value\n",
+			input: "\x16=== RUN   TestA\n\x16=== ATTR  TestA key some value\n",
 			want: []Event{
 				{Action: "run", Test: "TestA"},
 				{Action: "output", Test: "TestA", Output: "=== RUN   TestA\n"},
@@ -219,6 +233,7 @@ func TestOutcomes(t *testing.T) {
 		want      []Outcome
 		finished  bool
 		trailer   string
+		repeats   bool // -test.count above 1
 	}{
 		{
 			name: "statuses",
@@ -272,6 +287,17 @@ func TestOutcomes(t *testing.T) {
 			},
 			finished: true,
 			trailer:  "FAIL\n",
+			repeats:  true,
+		},
+		{
+			name:      "without -test.count a test runs once: the last result is testing's",
+			input:     "\x16=== RUN   TestA\n\x16--- FAIL: TestA (0.25s)\n\x16=== RUN   TestA\n\x16--- PASS: TestA (0.50s)\n\x16PASS\n",
+			requested: []string{"TestA"},
+			want: []Outcome{
+				{Test: "TestA", Status: StatusPass, Elapsed: 0.75, Output: "=== RUN   TestA\n--- FAIL: TestA (0.25s)\n=== RUN   TestA\n--- PASS: TestA (0.50s)\n"},
+			},
+			finished: true,
+			trailer:  "PASS\n",
 		},
 		{
 			name:      "SYN-ended lines read as lines",
@@ -287,7 +313,7 @@ func TestOutcomes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, split := range []int{0, 1} {
-				p, _ := parse(tt.input, split, 0)
+				p, _ := parseRepeats(tt.input, split, 0, tt.repeats)
 				if got := p.Outcomes(tt.requested); !slices.Equal(got, tt.want) {
 					t.Errorf("writes of %d bytes: got %+v; want %+v", split, got, tt.want)
 				}
