@@ -813,8 +813,9 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 	// its teardown. Said before the tests' verdicts, which may end the
 	// package.
 	k := [2]string{pl.Name, u.pkg}
-	if why := processFailure(d); why != "" {
-		c.packageFailure(pl.Name, u.pkg, why, d.Output)
+	failed := processFailure(d)
+	if failed != "" {
+		c.packageFailure(pl.Name, u.pkg, failed, d.Output)
 	}
 
 	crashedSomeone := false
@@ -832,7 +833,7 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 				// The binary would not start, or ended normally without
 				// coverage for it: a rerun would end the same way.
 				st.coverDue = false
-			case r.Status != wire.Crashed && st.coverTries < 3:
+			case r.Status != wire.Crashed && r.Test != d.Blame && st.coverTries < 3:
 				// Another test crashed the process it rode in: try again.
 				st.coverTries++
 				pool.addCover(u.pkg, r.Test)
@@ -903,6 +904,20 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 		// is the package's still.
 		c.pkgNote[k] = fmt.Sprintf("the test process crashed while %s ran together, none of which crashes alone: %s",
 			strings.Join(isolated, ", "), d.Crash)
+		c.pkgNoteOut[k] = d.Output
+	}
+	switch {
+	case d.Crash == "" || crashedSomeone || failed != "" || len(isolated) > 1:
+	case d.Blame != "":
+		// The crash's stack names a test that had passed: its verdict
+		// stands, as go test's does, and its package fails now. The
+		// tests it cut short run again elsewhere.
+		c.packageFailure(pl.Name, u.pkg, fmt.Sprintf("the test process crashed in a goroutine of %s after %s had passed: %s",
+			d.Blame, d.Blame, d.Crash), d.Output)
+	case c.pkgNote[k] == "":
+		// No test to blame yet: its package fails, unless a test it cut
+		// short crashes when run again, which says it.
+		c.pkgNote[k] = "the test process crashed with no test to blame: " + d.Crash
 		c.pkgNoteOut[k] = d.Output
 	}
 	if d.Crash == "" && len(notRun) > 0 {

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -348,6 +349,10 @@ func (a *agent) run(ctx context.Context, run *wire.Run) *wire.Done {
 			Unit: run.ID, Time: time.Now(), Action: e.Action, Test: e.Test, Elapsed: e.Elapsed, Output: e.Output,
 		})
 	})
+	parser.Expect(run.Tests)
+	if repeats(run.Args) {
+		parser.AllowRepeats()
+	}
 	out := &lockedWriter{p: parser}
 
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -443,11 +448,28 @@ loop:
 
 	running := parser.Running()
 	culprit := ""
+	// The test whose goroutine crashed the process, by its stack: a test
+	// can print PASS before a panic in its goroutine ends the process (a
+	// deferred close lets it return), and the next test may have started
+	// meanwhile, so what runs is no sure sign.
+	stack := ""
+	if !normal {
+		stack = parser.CrashTest(run.Tests)
+	}
 	switch {
 	case normal:
 	case timedOut != "":
 		culprit = timedOut
 	case killed != "":
+	case stack != "":
+		switch parser.Outcomes([]string{stack})[0].Status {
+		case testjson.StatusPass, testjson.StatusSkip:
+			// Its verdict was given, and stands as go test's does; the
+			// crash fails its package, and the tests running are innocent.
+			done.Blame = stack
+		default:
+			culprit = stack
+		}
 	case len(running) == 1:
 		culprit = running[0]
 	case len(running) == 0:
@@ -456,6 +478,11 @@ loop:
 		culprit = parser.LastActive()
 	}
 	done.Output = parser.Trailer()
+	if report := parser.CrashReport(); !normal && culprit == "" && report != "" && !strings.Contains(done.Output, report) {
+		// No test's output will show the panic (it went to a test that
+		// had ended): the package's must.
+		done.Output += report
+	}
 	ended := time.Now()
 	out.mu.Lock()
 	since := parser.RunningSince()
@@ -550,6 +577,24 @@ func (a *agent) readCoverDir(dir string, pid int, mode string) (*coverage.Profil
 	}
 	a.shapes[run.Meta.Hash] = true
 	return p, nil
+}
+
+// repeats reports whether args run each test more than once
+// (-test.count=N above 1).
+func repeats(args []string) bool {
+	for i, a := range args {
+		n, v, ok := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if n != "test.count" {
+			continue
+		}
+		if !ok && i+1 < len(args) {
+			v = args[i+1]
+		}
+		if c, err := strconv.Atoi(v); err == nil && c > 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // hasFlag reports whether args set the test binary flag name (-name or

@@ -123,6 +123,7 @@ type Parser struct {
 	held     []Event // results not yet emitted: only a test's last one is, once its turn is over
 	turn     string  // the top-level test that started or continued last
 	repeats  bool    // tests may run more than once (-test.count)
+	expected map[string]bool // the top-level tests -test.run selects; nil: any
 	tests    map[string]*testState
 	seq      int // activity counter ordering Running
 	finished bool
@@ -167,6 +168,18 @@ func NewParser(emit func(Event)) *Parser {
 // (-test.count above 1), so a RUN of a test that ended is testing's.
 func (p *Parser) AllowRepeats() {
 	p.update(func() { p.repeats = true })
+}
+
+// Expect tells the parser which top-level tests the binary was asked to
+// run (its -test.run), so that a RUN line of any other is a test's own
+// output. Benchmarks, which -test.bench selects, are not checked.
+func (p *Parser) Expect(tests []string) {
+	p.update(func() {
+		p.expected = make(map[string]bool, len(tests))
+		for _, t := range tests {
+			p.expected[t] = true
+		}
+	})
 }
 
 // Write feeds output of the test binary to the parser. Lines may be split
@@ -381,6 +394,9 @@ func (p *Parser) believable(f framing) bool {
 	case f.action == "run":
 		if st != nil && (active || !p.repeats) {
 			return false // started already, and runs once
+		}
+		if p.expected != nil && !p.expected[top] && !strings.HasPrefix(top, "Benchmark") {
+			return false // not one -test.run selects
 		}
 		return !p.anyRunning(top, false)
 	case f.action == "cont":
@@ -751,6 +767,14 @@ func (p *Parser) CrashTest(tests []string) string {
 	return ""
 }
 
+// CrashReport returns the text of the last panic or fatal error in the
+// output, from its first line on (at most 64 KiB), or "".
+func (p *Parser) CrashReport() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return string(p.crash.report)
+}
+
 // namesTest reports whether a traceback's function, such as
 // "example.com/p.TestX.func1.2" or "example.com/p.TestX[...]", is the
 // test function test or a closure in it.
@@ -776,15 +800,25 @@ func namesTest(fn, test string) bool {
 type crashScan struct {
 	state  int // 0 outside a report, 1 after its first line, 2 in the stack
 	frames []string
+	report []byte // the report's text, from its first line on
 }
 
-const maxCrashFrames = 200
+const (
+	maxCrashFrames = 200
+	maxCrashReport = 64 << 10
+)
 
 func (c *crashScan) line(text string) {
+	if c.report != nil && len(c.report)+len(text) <= maxCrashReport {
+		c.report = append(c.report, text...)
+	}
 	text = strings.TrimRight(text, "\r\n")
 	switch {
 	case strings.HasPrefix(text, "panic: ") || strings.HasPrefix(text, "fatal error: "):
-		c.state, c.frames = 1, nil // the last report is the one that ended the process
+		// The last report is the one that ended the process.
+		c.state, c.frames = 1, nil
+		c.report = append(make([]byte, 0, 4096), text...)
+		c.report = append(c.report, '\n')
 	case c.state == 1:
 		if strings.HasPrefix(text, "goroutine ") && strings.HasSuffix(text, ":") {
 			c.state = 2

@@ -470,3 +470,22 @@ func TestQueryWhileWriting(t *testing.T) {
 		}
 	}
 }
+
+func TestExpect(t *testing.T) {
+	var events []Event
+	p := NewParser(func(e Event) { events = append(events, e) })
+	p.Expect([]string{"TestA", "TestB"})
+	p.Write([]byte("\x16=== RUN   TestA\n\x16--- PASS: TestA (0.00s)\n\x16=== RUN   TestOther\n    a_test.go:3: real\n" +
+		"\x16--- FAIL: TestA (0.00s)\n\x16=== RUN   TestB\n\x16--- PASS: TestB (0.00s)\n\x16=== RUN   BenchmarkX\n\x16FAIL\n"))
+	p.Close()
+	got := p.Outcomes([]string{"TestA", "TestB", "TestOther"})
+	if got[0].Status != StatusFail || !strings.Contains(got[0].Output, "=== RUN   TestOther\n    a_test.go:3: real\n") {
+		t.Errorf("got TestA %+v; want it failed, with the forged RUN line and its message in its output", got[0])
+	}
+	if got[1].Status != StatusPass || got[2].Status != StatusNotStarted {
+		t.Errorf("got TestB %q and TestOther %q; want pass and notstarted", got[1].Status, got[2].Status)
+	}
+	if !slices.ContainsFunc(events, func(e Event) bool { return e.Action == "run" && e.Test == "BenchmarkX" }) {
+		t.Errorf("got events\n%s\nwant the benchmark's run: -test.bench selects benchmarks", formatEvents(events))
+	}
+}

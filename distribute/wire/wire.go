@@ -32,7 +32,8 @@ import (
 
 // Version is the protocol version. Bump it on any incompatible change.
 // Version 3: agents ping too, and coordinators ping during syncs.
-const Version = 3
+// Version 4: Done says which finished test a crash's stack names (Blame).
+const Version = 4
 
 // MaxFrame bounds a frame's payload, so a corrupt or hostile length prefix
 // cannot make a peer allocate without limit.
@@ -170,6 +171,9 @@ type Done struct {
 	Cover    *coverage.Delta `json:"cover,omitempty"`   // sparse coverage of this run
 	Err      string          `json:"err,omitempty"`     // the process could not be started at all
 	Profile  string          `json:"profile,omitempty"` // a profile that did not parse, named in errors
+	// Blame names the test whose goroutine crashed the process, by the
+	// crash's stack, when that test had already given its verdict.
+	Blame string `json:"blame,omitempty"`
 }
 
 // Log is a diagnostic line from the agent.
