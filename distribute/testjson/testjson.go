@@ -117,12 +117,12 @@ type Parser struct {
 	writeMu sync.Mutex
 
 	mu       sync.Mutex
-	buf      []byte  // unfinished line
-	mid      bool    // buf continues a line whose start went out in chunks
-	current  string  // full name of the test the next output belongs to
-	held     []Event // results not yet emitted: only a test's last one is, once its turn is over
-	turn     string  // the top-level test that started or continued last
-	repeats  bool    // tests may run more than once (-test.count)
+	buf      []byte          // unfinished line
+	mid      bool            // buf continues a line whose start went out in chunks
+	current  string          // full name of the test the next output belongs to
+	held     []Event         // results not yet emitted: only a test's last one is, once its turn is over
+	turn     string          // the top-level test that started or continued last
+	repeats  bool            // tests may run more than once (-test.count)
 	expected map[string]bool // the top-level tests -test.run selects; nil: any
 	tests    map[string]*testState
 	seq      int // activity counter ordering Running
