@@ -659,6 +659,19 @@ func (c *coordinator) onEvent(w *workerState, e *wire.Event) {
 	}
 }
 
+// attach adds the output of a test's process that belongs to no test (a
+// panic in TestMain, the runtime's report) to the test's events, for a
+// test blamed for the crash: go test -json readers see it in the test's
+// output as the terminal does.
+func (c *coordinator) attach(platform, pkg, test, output, worker string) {
+	st := c.tests[testKey{platform, pkg, test}]
+	if st == nil || st.final || output == "" {
+		return
+	}
+	st.events = append(st.events, Event{Time: time.Now(), Action: "output", Package: pkg, Test: test,
+		Output: output, Worker: worker, Platform: platform})
+}
+
 // flush hands a test's buffered events to the reporter. Terminal events are
 // held back when the caller is about to synthesise its own.
 func (c *coordinator) flush(st *testState, dropTerminal bool) {
@@ -863,11 +876,8 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 		case wire.Crashed:
 			crashedSomeone = true
 			st.coverDue = false
-			out := r.Output
-			if d.Output != "" {
-				out += d.Output
-			}
-			c.finalize(pl.Name, u.pkg, r.Test, Crashed, w.ID, d.Crash, out)
+			c.attach(pl.Name, u.pkg, r.Test, d.Output, w.ID)
+			c.finalize(pl.Name, u.pkg, r.Test, Crashed, w.ID, d.Crash, r.Output+d.Output)
 		case wire.Interrupted:
 			if st.final {
 				continue
@@ -875,6 +885,7 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 			if u.isolated {
 				// Alone in its process and still interrupted: it is the culprit.
 				crashedSomeone = true
+				c.attach(pl.Name, u.pkg, r.Test, d.Output, w.ID)
 				c.finalize(pl.Name, u.pkg, r.Test, Crashed, w.ID, d.Crash, r.Output+d.Output)
 				continue
 			}
@@ -937,6 +948,7 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 		c.blameless[k]++
 		if c.blameless[k] >= blamelessCrashes {
 			for _, t := range notRun {
+				c.attach(pl.Name, u.pkg, t, d.Output, w.ID)
 				c.finalize(pl.Name, u.pkg, t, Crashed, w.ID, "the test process crashed before this test started, "+
 					fmt.Sprint(c.blameless[k])+" times: "+d.Crash, d.Output)
 			}
