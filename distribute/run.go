@@ -698,6 +698,22 @@ func (c *coordinator) flush(st *testState, dropTerminal bool) {
 	st.events = nil
 }
 
+// noteRunTimes keeps, for the tests still running when their process
+// ended (crashed, or killed after --timeout), how long they had run by
+// then: they report no time of their own. A rerun's verdict replaces it.
+func (c *coordinator) noteRunTimes(platform, pkg string, results []wire.Result) {
+	for _, r := range results {
+		st := c.tests[testKey{platform, pkg, r.Test}]
+		if st == nil || st.final || r.Elapsed <= 0 {
+			continue
+		}
+		switch r.Status {
+		case wire.Crashed, wire.Interrupted:
+			st.elapsed = r.Elapsed
+		}
+	}
+}
+
 // finalize makes a test's status final and reports it, once.
 func (c *coordinator) finalize(platform, pkg, name string, status Status, worker, reason, output string) {
 	st := c.tests[testKey{platform, pkg, name}]
@@ -719,7 +735,7 @@ func (c *coordinator) finalize(platform, pkg, name string, status Status, worker
 			c.rep.Event(o)
 		}
 		if status == Crashed {
-			ev.Action = "fail"
+			ev.Action, ev.Elapsed = "fail", st.elapsed
 		} else {
 			ev.Action = "skip"
 		}
@@ -790,6 +806,7 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 	w.busy = nil
 	pl := u.platform
 	pool := c.pools[pl.Name]
+	c.noteRunTimes(pl.Name, u.pkg, d.Results)
 
 	// Coverage first: it belongs to the tests whose verdicts the process gave.
 	covered := false

@@ -37,7 +37,9 @@ func runAgent(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return 1
 		}
 	}
-	if err := agent.Serve(ctx, stdin, stdout, agent.Options{Version: version}); err != nil {
+	// A process of its own, whose only children are its test processes:
+	// it may adopt and end what they leave behind.
+	if err := agent.Serve(ctx, stdin, stdout, agent.Options{Version: version, Reap: true}); err != nil {
 		fmt.Fprintf(stderr, "covdist agent: %v\n", err)
 		return 1
 	}

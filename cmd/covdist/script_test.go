@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -63,6 +64,7 @@ func TestScript(t *testing.T) {
 			"summary":     cmdSummary,
 			"coltotals":   cmdColTotals,
 			"wineprefix":  cmdWinePrefix,
+			"leftover":    negatable(cmdLeftover),
 		},
 	})
 }
@@ -644,6 +646,36 @@ func cmdSummary(ts *testscript.TestScript, neg bool, args []string) {
 	if strings.Join(got, " ") != strings.Join(args[1:], " ") {
 		ts.Fatalf("%s: passed, failed, skipped, not run = %v; want %v", args[0], got, args[1:])
 	}
+}
+
+// cmdLeftover checks that some of the processes a fixture's tests started
+// outlived the run: leftover DIR, where each started process left an empty
+// file named by its pid. There must be one at least, or the check would
+// pass for a test that started nothing. Whatever is alive is killed after
+// the check, so a failing script leaves nothing behind either.
+func cmdLeftover(ts *testscript.TestScript, args []string) error {
+	if len(args) != 1 {
+		ts.Fatalf("usage: leftover DIR")
+	}
+	ents, err := os.ReadDir(ts.MkAbs(args[0]))
+	if err != nil || len(ents) == 0 {
+		ts.Fatalf("leftover: no pid files in %s (%v): the fixture started no process", args[0], err)
+	}
+	var left []string
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			ts.Fatalf("leftover: %q in %s is no pid", e.Name(), args[0])
+		}
+		if alive(pid) {
+			left = append(left, fmt.Sprintf("%d (%s)", pid, cmdline(pid)))
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if len(left) == 0 {
+		return fmt.Errorf("none of the %d processes in %s is alive", len(ents), args[0])
+	}
+	return nil
 }
 
 var (

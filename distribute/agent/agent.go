@@ -39,6 +39,11 @@ type Options struct {
 	Version string
 	// Nice, when non-zero, lowers the test processes' priority.
 	Nice int
+	// Reap lets the agent adopt the processes its tests leave behind, where
+	// the system allows it (Linux), and end them after each unit. Only an
+	// agent that is a process of its own may: every other child of its
+	// process is taken for a leftover.
+	Reap bool
 }
 
 // Serve speaks the agent side of the protocol on r and w until the
@@ -100,6 +105,9 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 
 	a := &agent{conn: conn, tmp: tmp, tracker: coverage.NewTracker(), nice: opt.Nice,
 		covdata: covdata.NewReader(), shapes: make(map[string]bool)}
+	if opt.Reap {
+		a.reaper = becomeReaper()
+	}
 	// end says why the agent stops: the coordinator's silence, the
 	// stream's end (nil for a clean one, or after a shutdown), or else err.
 	end := func(err error) error {
@@ -276,6 +284,9 @@ type agent struct {
 	nice    int
 	covdata *covdata.Reader
 	shapes  map[string]bool // meta-data hashes whose blocks were announced
+	// reaper is set when orphaned descendants of the test processes are
+	// handed to this process rather than to init, so that it can end them.
+	reaper bool
 	// textCover is set once coverage data could not be decoded (a Go
 	// release of a newer format): later units fall back to text profiles.
 	textCover bool
@@ -290,18 +301,40 @@ func testRegexp(tests []string) string {
 	return "^(" + strings.Join(q, "|") + ")$"
 }
 
-// lockedWriter serialises writes from the process's stdout and stderr
-// copiers into the parser.
+// lockedWriter serialises the output copier's writes into the parser with
+// the unit loop's reads of it.
 type lockedWriter struct {
-	mu sync.Mutex
-	p  *testjson.Parser
+	mu      sync.Mutex
+	p       *testjson.Parser
+	midLine bool // the last byte written was not a newline
 }
 
 func (l *lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if len(b) > 0 {
+		l.midLine = b[len(b)-1] != '\n'
+	}
 	return l.p.Write(b)
 }
+
+// note adds a line of covdist's own to the output, on a line of its own.
+func (l *lockedWriter) note(text string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.midLine {
+		text = "\n" + text
+	}
+	_, _ = l.p.Write([]byte(text + "\n"))
+	l.midLine = false
+}
+
+// outputGrace is how long the output of a test process is read after the
+// process ended (or was killed). Whatever it left holding the output after
+// that, a helper in a session of its own (setsid) that its process group's
+// end missed, say, would otherwise keep the unit, and the run, from ever
+// ending: the rest is cut off.
+const outputGrace = 3 * time.Second
 
 func (a *agent) run(ctx context.Context, run *wire.Run) *wire.Done {
 	done := &wire.Done{Unit: run.ID}
@@ -358,10 +391,24 @@ func (a *agent) run(ctx context.Context, run *wire.Run) *wire.Done {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = run.Dir
 	cmd.Env = append(append(os.Environ(), env...), run.Env...)
-	cmd.Stdout = out
-	cmd.Stderr = out
 	cmd.SysProcAttr = procAttr()
-	if err := cmd.Start(); err != nil {
+	// The output pipe is ours, not exec's: Wait then returns when the
+	// process ends, not when the last holder of the pipe (anything the test
+	// started) closes it, and reading it stops within outputGrace however
+	// the process ended. (exec's WaitDelay bounds the wait too, but says
+	// ErrWaitDelay only for a process that exited 0, and ends the process
+	// group only after the grace: a failed or timed-out test's leftover
+	// would be cut without a word, and its group's helpers kept alive.)
+	pr, pw, err := os.Pipe()
+	if err == nil {
+		cmd.Stdout, cmd.Stderr = pw, pw
+		err = cmd.Start()
+		pw.Close()
+		if err != nil {
+			pr.Close()
+		}
+	}
+	if err != nil {
 		// The binary's path is a temporary one: the cause is what helps.
 		var pe *os.PathError
 		if errors.As(err, &pe) {
@@ -374,6 +421,12 @@ func (a *agent) run(ctx context.Context, run *wire.Run) *wire.Done {
 		return done
 	}
 	pgid := cmd.Process.Pid
+	defer pr.Close()
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(out, pr)
+	}()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
@@ -432,10 +485,24 @@ loop:
 	}
 	// Whatever the test started in its group (servers, helpers) ends with it.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	endedAt := time.Now()
+	select {
+	case <-copied:
+	case <-time.After(outputGrace):
+		pr.Close() // ends the copy
+		<-copied
+		out.note(fmt.Sprintf("covdist: output cut off: a process the test started (setsid?) still held the test's output %s after the test process ended",
+			outputGrace))
+	}
+	if a.reaper {
+		// Nothing of this unit outlives it: what escaped the process
+		// group was handed to this agent when its parent ended.
+		endOrphans()
+	}
 	out.mu.Lock()
 	parser.Close()
 	out.mu.Unlock()
-	done.Wall = time.Since(start).Seconds()
+	done.Wall = endedAt.Sub(start).Seconds()
 	done.ExitCode = exitCode(waitErr)
 
 	finished := parser.Finished()
@@ -483,14 +550,13 @@ loop:
 		// had ended): the package's must.
 		done.Output += report
 	}
-	ended := time.Now()
 	out.mu.Lock()
 	since := parser.RunningSince()
 	out.mu.Unlock()
 	for _, o := range parser.Outcomes(run.Tests) {
 		r := wire.Result{Test: o.Test, Elapsed: o.Elapsed, Output: o.Output}
 		if t, ok := since[o.Test]; ok && r.Elapsed == 0 {
-			r.Elapsed = ended.Sub(t).Seconds() // still running when its process ended
+			r.Elapsed = endedAt.Sub(t).Seconds() // still running when its process ended
 		}
 		switch o.Status {
 		case testjson.StatusPass:
