@@ -616,8 +616,8 @@ func (c *coordinator) onEvent(w *workerState, e *wire.Event) {
 		return // process-level output: part of the unit's trailer
 	}
 	top, _, sub := strings.Cut(e.Test, "/")
-	if u.coverOnly[top] {
-		return
+	if u.coverOnly[top] || !slices.Contains(u.tests, top) {
+		return // not one this process runs: a line the test printed itself
 	}
 	st := c.tests[testKey{u.platform.Name, u.pkg, top}]
 	if st == nil || st.final {

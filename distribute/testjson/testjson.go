@@ -406,10 +406,14 @@ func (p *Parser) believable(f framing) bool {
 	case f.action == "name" || f.action == "attr" || f.action == "artifacts":
 		return status == StatusRunning
 	default: // a result
-		// Of a test never seen too: the output was cut off at its start.
+		// Of a test never seen too, unless the parser knows what runs:
+		// the output was cut off at its start.
 		// Of the test whose turn it is, once more: its earlier result was
 		// one it printed itself.
-		return st == nil || active || top == p.turn
+		if st == nil {
+			return p.expected == nil
+		}
+		return active || top == p.turn
 	}
 }
 
