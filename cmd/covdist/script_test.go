@@ -155,6 +155,14 @@ func scriptSetup(env *testscript.Env) error {
 		return err
 	}
 	env.Setenv("MATRIX", matrix)
+	// So is the demo's module, and demo.txtar runs the README's first
+	// command, scripts/demo.sh, as it is.
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		return err
+	}
+	env.Setenv("DEMO", filepath.Join(root, "testdata", "demo"))
+	env.Setenv("DEMO_SCRIPT", filepath.Join(root, "scripts", "demo.sh"))
 	return nil
 }
 
