@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/covdist/covdist/distribute/xspec"
 )
 
 // options is every setting of a test run, from flags and covdist.toml.
@@ -226,8 +228,13 @@ func (o *options) validate() error {
 	}
 	if o.numProcesses != "" && o.numProcesses != "auto" {
 		n, err := strconv.Atoi(o.numProcesses)
-		if err != nil || n < 0 {
+		if err != nil && !isDigits(o.numProcesses) || n < 0 {
 			return fmt.Errorf("-n %q: want a number of workers or \"auto\"", o.numProcesses)
+		}
+		// The bound of --tx N*popen: a typo must not fork thousands of
+		// agents until the machine runs out of processes.
+		if err != nil || n > xspec.MaxCount {
+			return fmt.Errorf("-n %s is more than %d, the most workers covdist starts: ask for fewer (-n auto is one per CPU)", o.numProcesses, xspec.MaxCount)
 		}
 	}
 	switch o.coverMode {
@@ -370,13 +377,17 @@ func (o *options) selected(test string) bool {
 	return o.skipRe == nil || !o.skipRe.MatchString(test)
 }
 
+func isDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
 // workers returns how many local workers -n asks for (0 when not given).
 func (o *options) workers() int {
 	switch o.numProcesses {
 	case "":
 		return 0
 	case "auto":
-		return runtime.NumCPU()
+		return min(runtime.NumCPU(), xspec.MaxCount)
 	}
 	n, _ := strconv.Atoi(o.numProcesses)
 	return n

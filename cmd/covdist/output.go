@@ -151,6 +151,7 @@ type reporter struct {
 	notPassed  testSet // failed, crashed or not run: what -f runs again
 	junit      []distribute.Result
 	lastStatus time.Time
+	everUp     map[string]bool // workers that came up at least once
 }
 
 func newReporter(o *options, term *terminal, jsonW io.Writer, human io.Writer, total *atomic.Int64, multi bool) *reporter {
@@ -336,6 +337,12 @@ func (r *reporter) PackageDone(platform, pkg string, failed bool, elapsed float6
 }
 
 func (r *reporter) Worker(w distribute.WorkerEvent) {
+	if w.Up {
+		if r.everUp == nil {
+			r.everUp = make(map[string]bool)
+		}
+		r.everUp[w.Worker] = true
+	}
 	switch {
 	case w.Up && r.o.verbose:
 		r.term.printf("[%s] %s %s\n", w.Worker, w.Gateway, w.Info)
@@ -408,7 +415,13 @@ func (r *reporter) summary(d time.Duration, workers int) {
 			map[bool]string{true: "package", false: "packages"}[r.pkgAlone == 1], map[bool]string{true: "its", false: "their"}[r.pkgAlone == 1]))
 	}
 	fmt.Fprintln(r.human, line)
-	tail := fmt.Sprintf("in %.2fs on %d workers", d.Seconds(), workers)
+	on := fmt.Sprintf("%d", workers)
+	if len(r.everUp) < workers {
+		// Some never started (out of descriptors, a host refused): the
+		// run went on without them, and says so.
+		on = fmt.Sprintf("%d of %d", len(r.everUp), workers)
+	}
+	tail := fmt.Sprintf("in %.2fs on %s workers", d.Seconds(), on)
 	if len(extra) > 0 {
 		tail = strings.Join(extra, ", ") + "; " + tail
 	}

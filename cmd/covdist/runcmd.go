@@ -540,6 +540,9 @@ func workerGroups(o *options, probe func([]xspec.Spec) []xspec.Spec) ([]*group, 
 	for _, s := range txSpecs {
 		specs = append(specs, s.Expand()...)
 	}
+	if len(specs) > xspec.MaxCount {
+		return nil, "", fmt.Errorf("-n and --tx ask for %d workers in all, more than %d, the most covdist starts: ask for fewer", len(specs), xspec.MaxCount)
+	}
 	if specs, err = resolveVia(specs, pxSpecs); err != nil {
 		return nil, "", err
 	}

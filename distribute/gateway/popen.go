@@ -45,24 +45,17 @@ func (p *Popen) Open(ctx context.Context) (io.ReadWriteCloser, error) {
 // startStream starts cmd and returns a stream over its stdin and stdout;
 // its stderr is kept for error messages. Closing the stream ends it.
 func startStream(ctx context.Context, cmd *exec.Cmd) (io.ReadWriteCloser, error) {
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
+	if err := budget.take(); err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
+	s, err := startPiped(cmd)
 	if err != nil {
-		return nil, err
-	}
-	s := &proc{cmd: cmd, stdin: stdin, stdout: stdout, done: make(chan struct{})}
-	cmd.Stderr = &s.stderr
-	// Its own process group, so a Ctrl-C in the terminal reaches the
-	// coordinator alone, which then ends each agent deliberately.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting agent %s: %w", cmd.Path, err)
+		budget.give()
+		return nil, fmt.Errorf("starting agent %s: %w%s", cmd.Path, err, resourceHint(err))
 	}
 	go func() {
 		s.waitErr = cmd.Wait()
+		budget.give() // Wait closed the pipes
 		close(s.done)
 	}()
 	go func() {
@@ -74,6 +67,32 @@ func startStream(ctx context.Context, cmd *exec.Cmd) (io.ReadWriteCloser, error)
 		case <-s.done:
 		}
 	}()
+	return s, nil
+}
+
+// startPiped starts cmd with its pipes, one start at a time (see agentBudget),
+// and leaves no descriptor open when it fails.
+func startPiped(cmd *exec.Cmd) (*proc, error) {
+	budget.start.Lock()
+	defer budget.start.Unlock()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		stdin.Close()
+		return nil, err
+	}
+	s := &proc{cmd: cmd, stdin: stdin, stdout: stdout, done: make(chan struct{})}
+	cmd.Stderr = &s.stderr
+	// Its own process group, so a Ctrl-C in the terminal reaches the
+	// coordinator alone, which then ends each agent deliberately.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A failed Start closes the pipes' descriptors itself.
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

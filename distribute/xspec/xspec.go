@@ -205,7 +205,7 @@ func parseCount(s string) (int, string) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n > MaxCount {
-		return 0, fmt.Sprintf("count %s is more than %d", s, MaxCount)
+		return 0, fmt.Sprintf("count %s is more than %d, the most workers covdist starts: ask for fewer", s, MaxCount)
 	}
 	if n < 1 {
 		return 0, fmt.Sprintf("bad count %q: want a positive number, as in 4*popen", s)
