@@ -50,9 +50,9 @@ host=${platforms[0]}
 
 if [ "$host" = linux/amd64 ]; then
   # Most amd64 kernels run 386 binaries natively (IA32 emulation); some
-  # (containers, hardened kernels) do not. qemu-i386 is no substitute: Go's
-  # 386 binaries die under it in their signal handlers ("morestack on
-  # gsignal").
+  # (containers, hardened kernels) do not, and then only binfmt_misc with a
+  # recent qemu-i386 runs them (scripts/deps.sh sets that up; Debian 12's
+  # qemu 7.2 crashes Go's 386 runtime). Whichever it is, try one.
   probe=$(mktemp -d)
   printf 'package main\n\nfunc main() {}\n' >"$probe/main.go"
   if ! (cd "$probe" && GOOS=linux GOARCH=386 GOFLAGS= go build -o p386 main.go) >/dev/null 2>&1; then

@@ -18,6 +18,7 @@ import (
 	"github.com/covdist/covdist/coverage"
 	"github.com/covdist/covdist/distribute"
 	"github.com/covdist/covdist/distribute/xspec"
+	"github.com/covdist/covdist/internal/scratch"
 	"github.com/covdist/covdist/platforms"
 	"github.com/spf13/pflag"
 )
@@ -128,12 +129,15 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 	if only != nil {
 		packages = only.packages()
 	}
-	binDir, err := os.MkdirTemp("", "covdist-bin-")
+	// The test binaries go where the next run removes them if this one
+	// is killed before its deferred cleanup runs.
+	scr, err := scratch.New("bin")
 	if err != nil {
 		fmt.Fprintf(stderr, "covdist: %v\n", err)
 		return exitUsage, failing
 	}
-	defer os.RemoveAll(binDir)
+	defer scr.Close()
+	binDir := scr.Path
 
 	// Probe every distinct platform (quick), then start the workers and
 	// build side by side: each package's tests are scheduled as soon as its

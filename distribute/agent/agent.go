@@ -31,6 +31,7 @@ import (
 	"github.com/covdist/covdist/distribute/filesync"
 	"github.com/covdist/covdist/distribute/testjson"
 	"github.com/covdist/covdist/distribute/wire"
+	"github.com/covdist/covdist/internal/scratch"
 )
 
 // Options configure an agent.
@@ -63,11 +64,14 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opt Options) error {
 	}); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "covdist-agent-")
+	// Where the next agent on this host removes it if this one is
+	// killed before its deferred cleanup runs.
+	scr, err := scratch.New("agent")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer scr.Close()
+	tmp := scr.Path
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
