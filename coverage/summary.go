@@ -24,10 +24,13 @@ func (r LineRange) String() string {
 	return fmt.Sprintf("%d-%d", r.From, r.To)
 }
 
-// Percent returns the covered share in percent; 100 for a file without statements.
+// Percent returns the covered share in percent. Nothing measured is
+// nothing covered: a file, package or profile without statements is 0%, as
+// go tool cover -func says of an empty profile, so that no gate passes on
+// statements that were never there.
 func (s FileSummary) Percent() float64 {
 	if s.Stmts == 0 {
-		return 100
+		return 0
 	}
 	return 100 * float64(s.Stmts-s.Miss) / float64(s.Stmts)
 }

@@ -149,7 +149,7 @@ func TestGoProfile(t *testing.T) {
 func TestHTMLIndex(t *testing.T) {
 	combined, _ := fixture(t, all...)
 	dir := t.TempDir()
-	if err := report.HTML(dir, combined, report.Options{ModulePath: modulePath, Missing: true}, filepath.Join(dir, "no-sources")); err != nil {
+	if err := report.HTML(dir, combined, nil, report.Options{ModulePath: modulePath, Missing: true}, filepath.Join(dir, "no-sources")); err != nil {
 		t.Fatal(err)
 	}
 	index, err := os.ReadFile(filepath.Join(dir, "index.html"))
@@ -157,4 +157,26 @@ func TestHTMLIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.Assert(t, "html_index.html", index)
+}
+
+// Each mode: the union's index has a column and a selector link per
+// platform, and every platform has a report of its own in its subdirectory.
+func TestHTMLPlatforms(t *testing.T) {
+	combined, platforms := fixture(t, all...)
+	dir := t.TempDir()
+	if err := report.HTML(dir, combined, platforms, report.Options{ModulePath: modulePath}, filepath.Join(dir, "no-sources")); err != nil {
+		t.Fatal(err)
+	}
+	index, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Assert(t, "html_index_platforms.html", index)
+	for _, pl := range platforms {
+		sub, err := os.ReadFile(filepath.Join(dir, report.Slug(pl.Name), "index.html"))
+		if err != nil {
+			t.Fatalf("%s has no report of its own: %v", pl.Name, err)
+		}
+		golden.Assert(t, "html_index_"+report.Slug(pl.Name)+".html", sub)
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/covdist/covdist/coverage/gate"
 	"github.com/covdist/covdist/distribute/xspec"
 )
 
@@ -27,7 +28,8 @@ type options struct {
 	noCov            bool
 	coverMode        string
 	covReports       []string
-	covFailUnder     float64
+	covFailUnder     []string   // as given: PCT or PLATFORM:PCT
+	covMins          []gate.Min // covFailUnder, parsed by validate
 	covPrecision     int
 	jsonOut          string
 	junitXML         string
@@ -148,7 +150,7 @@ func setupFlags(name string) (*pflag.FlagSet, *options) {
 	fs.BoolVar(&o.noCov, "no-cov", false, "run the tests without coverage")
 	fs.StringVar(&o.coverMode, "covermode", "", "coverage `mode`: set, count or atomic (default set)")
 	fs.StringArrayVar(&o.covReports, "cov-report", nil, "report `type[:dest]`: term, term-missing, skip-covered, out:FILE, json:FILE, xml:FILE, lcov:FILE, html:DIR")
-	fs.Float64Var(&o.covFailUnder, "cov-fail-under", 0, "exit 3 when total coverage is under `pct` (in each mode, the union over platforms)")
+	fs.StringArrayVar(&o.covFailUnder, "cov-fail-under", nil, "exit 3 when total coverage is under `pct` (in each mode, the union over platforms); PLATFORM:PCT gates one platform, e.g. linux/386:70 (repeatable)")
 	fs.IntVar(&o.covPrecision, "cov-precision", 0, "`digits` after the decimal point in coverage percentages")
 	fs.StringVar(&o.jsonOut, "json", "", "write test events as go test -json, with Worker and Platform, to `file` (or stdout: the report then goes to stderr on a terminal, else into the stream as output events of no package)")
 	fs.Lookup("json").NoOptDefVal = "-"
@@ -242,9 +244,11 @@ func (o *options) validate() error {
 	default:
 		return fmt.Errorf("--covermode %q: want set, count or atomic", o.coverMode)
 	}
-	if o.covFailUnder < 0 || o.covFailUnder > 100 {
-		return fmt.Errorf("--cov-fail-under %v: want a percentage from 0 to 100", o.covFailUnder)
+	mins, err := parseMins(o.covFailUnder)
+	if err != nil {
+		return err
 	}
+	o.covMins = mins
 	if o.maxFail < 0 {
 		return fmt.Errorf("--maxfail %d: want 0 (no limit) or more", o.maxFail)
 	}
@@ -375,6 +379,19 @@ func (o *options) selected(test string) bool {
 		return false
 	}
 	return o.skipRe == nil || !o.skipRe.MatchString(test)
+}
+
+// parseMins parses every --cov-fail-under.
+func parseMins(vals []string) ([]gate.Min, error) {
+	var mins []gate.Min
+	for _, v := range vals {
+		m, err := gate.ParseMin(v)
+		if err != nil {
+			return nil, fmt.Errorf("--cov-fail-under %w", err)
+		}
+		mins = append(mins, m)
+	}
+	return mins, nil
 }
 
 func isDigits(s string) bool {

@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/covdist/covdist/coverage"
+	"github.com/covdist/covdist/coverage/gate"
 	"github.com/covdist/covdist/coverage/report"
 	"github.com/spf13/pflag"
 )
@@ -103,11 +102,19 @@ func writeReports(w io.Writer, o *options, cols []platformCoverage, modulePath, 
 		case "json":
 			err = writeFile(dest, func(f io.Writer) error { return report.JSON(f, combined, plats, opt) })
 		case "xml":
-			err = writeFile(dest, func(f io.Writer) error { return report.Cobertura(f, combined, opt, moduleDir, time.Now()) })
+			now := time.Now()
+			dest, err = writeEach(dest, ".xml", combined, cols, func(f io.Writer, p *coverage.Profile) error {
+				return report.Cobertura(f, p, opt, moduleDir, now)
+			})
 		case "lcov":
-			err = writeFile(dest, func(f io.Writer) error { return report.LCOV(f, combined, opt) })
+			dest, err = writeEach(dest, ".lcov", combined, cols, func(f io.Writer, p *coverage.Profile) error {
+				return report.LCOV(f, p, opt)
+			})
 		case "html":
-			err = report.HTML(dest, combined, opt, moduleDir)
+			err = report.HTML(dest, combined, plats, opt, moduleDir)
+			if err == nil && len(cols) > 1 {
+				dest += " (and per platform in its subdirectories)"
+			}
 		}
 		if err != nil {
 			failed = append(failed, fmt.Errorf("--cov-report %s: %w", r, err))
@@ -117,11 +124,46 @@ func writeReports(w io.Writer, o *options, cols []platformCoverage, modulePath, 
 			fmt.Fprintf(w, "Coverage %s written to %s\n", reportName(kind), dest)
 		}
 	}
-	return checkGates(w, o, combined, modulePath), errors.Join(failed...)
+	var gated []platformCoverage // per platform only in each mode
+	if len(cols) > 1 {
+		gated = cols
+	}
+	return checkGates(w, o, combined, gated, modulePath), errors.Join(failed...)
 }
 
 func reportName(kind string) string {
 	return map[string]string{"out": "profile", "json": "JSON", "xml": "XML (Cobertura)", "lcov": "LCOV", "html": "HTML"}[kind]
+}
+
+// writeEach writes the union to dest with write and, in each mode, every
+// platform's profile beside it: dest "coverage.xml" gives
+// "coverage.linux-amd64.xml" and so on; dest "DIR/" gives DIR/combined.xml
+// and DIR/linux-amd64.xml, as out:DIR/ does. It returns what it wrote, for
+// the line that says so.
+func writeEach(dest, ext string, combined *coverage.Profile, cols []platformCoverage, write func(io.Writer, *coverage.Profile) error) (string, error) {
+	union, each := dest, func(slug string) string {
+		stem := strings.TrimSuffix(dest, filepath.Ext(dest))
+		return stem + "." + slug + filepath.Ext(dest)
+	}
+	if strings.HasSuffix(dest, "/") {
+		union = filepath.Join(dest, "combined"+ext)
+		each = func(slug string) string { return filepath.Join(dest, slug+ext) }
+	}
+	if err := writeFile(union, func(f io.Writer) error { return write(f, combined) }); err != nil {
+		return "", err
+	}
+	if len(cols) < 2 {
+		return union, nil
+	}
+	var names []string
+	for _, c := range cols {
+		name := each(report.Slug(c.name))
+		if err := writeFile(name, func(f io.Writer) error { return write(f, c.profile) }); err != nil {
+			return "", err
+		}
+		names = append(names, name)
+	}
+	return fmt.Sprintf("%s (per platform: %s)", union, strings.Join(names, ", ")), nil
 }
 
 // writePerPlatform writes the combined profile as DIR/combined.out and one
@@ -134,7 +176,7 @@ func writePerPlatform(dir string, combined *coverage.Profile, cols []platformCov
 		return err
 	}
 	for _, c := range cols {
-		name := strings.NewReplacer("/", "-", " ", "_").Replace(c.name) + ".out"
+		name := report.Slug(c.name) + ".out"
 		if err := writeFile(filepath.Join(dir, name), func(f io.Writer) error { return report.GoProfile(f, c.profile) }); err != nil {
 			return err
 		}
@@ -164,69 +206,23 @@ func writeFile(name string, write func(io.Writer) error) error {
 	return f.Close()
 }
 
-func percent(stmts, miss int) float64 {
-	if stmts == 0 {
-		return 100
+// checkGates applies every --cov-fail-under (the union, or one platform)
+// and the [thresholds] of covdist.toml, printing each verdict.
+func checkGates(w io.Writer, o *options, combined *coverage.Profile, cols []platformCoverage, modulePath string) int {
+	in := gate.Input{Union: combined, ModulePath: modulePath}
+	for _, c := range cols {
+		in.Platforms = append(in.Platforms, gate.Platform{Name: c.name, Profile: c.profile})
 	}
-	return 100 * float64(stmts-miss) / float64(stmts)
-}
-
-// checkGates applies --cov-fail-under to the total and [thresholds] from
-// covdist.toml to packages and files, printing every miss.
-func checkGates(w io.Writer, o *options, p *coverage.Profile, modulePath string) int {
-	files, total := p.Summary()
-	code := exitOK
-	if o.covFailUnder > 0 {
-		got := percent(total.Stmts, total.Miss)
-		if got < o.covFailUnder {
-			fmt.Fprintf(w, "FAIL Required test coverage of %g%% not reached. Total coverage: %.2f%%\n", o.covFailUnder, got)
-			code = exitGate
-		} else {
-			fmt.Fprintf(w, "Required test coverage of %g%% reached. Total coverage: %.2f%%\n", o.covFailUnder, got)
+	verdicts := gate.Check(o.covMins, o.thresholds, in)
+	for _, v := range verdicts {
+		if v.Line != "" {
+			fmt.Fprintln(w, v.Line)
 		}
 	}
-	if len(o.thresholds) == 0 {
-		return code
+	if gate.Failed(verdicts) {
+		return exitGate
 	}
-	// A threshold's pattern matches a package import path or a file, either
-	// in full or relative to the module, with path.Match globs; "pkg/..."
-	// matches a package and everything below it.
-	pats := make([]string, 0, len(o.thresholds))
-	for k := range o.thresholds {
-		pats = append(pats, k)
-	}
-	sort.Strings(pats)
-	for _, pat := range pats {
-		min := o.thresholds[pat]
-		var stmts, miss int
-		matched := false
-		for _, f := range files {
-			rel := strings.TrimPrefix(f.File, modulePath+"/")
-			if matchGate(pat, f.File) || matchGate(pat, rel) || matchGate(pat, path.Dir(f.File)) || matchGate(pat, path.Dir(rel)) {
-				stmts += f.Stmts
-				miss += f.Miss
-				matched = true
-			}
-		}
-		if !matched {
-			fmt.Fprintf(w, "FAIL Coverage threshold %q matches no measured file or package\n", pat)
-			code = exitGate
-			continue
-		}
-		if got := percent(stmts, miss); got < min {
-			fmt.Fprintf(w, "FAIL Coverage of %s is %.2f%%, under its threshold of %g%%\n", pat, got, min)
-			code = exitGate
-		}
-	}
-	return code
-}
-
-func matchGate(pat, name string) bool {
-	if base, ok := strings.CutSuffix(pat, "/..."); ok {
-		return name == base || strings.HasPrefix(name, base+"/")
-	}
-	ok, _ := path.Match(pat, name)
-	return ok
+	return exitOK
 }
 
 // runMerge is covdist merge and covdist report: read Go coverprofiles made
@@ -239,7 +235,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, many
 	o := &options{}
 	fs := pflag.NewFlagSet("covdist "+name, pflag.ContinueOnError)
 	fs.StringArrayVar(&o.covReports, "cov-report", nil, "report `type[:dest]`: term, term-missing, skip-covered, out:FILE, json:FILE, xml:FILE, lcov:FILE, html:DIR")
-	fs.Float64Var(&o.covFailUnder, "cov-fail-under", 0, "exit 3 when total coverage is under `pct`")
+	fs.StringArrayVar(&o.covFailUnder, "cov-fail-under", nil, "exit 3 when total coverage is under `pct` (repeatable)")
 	fs.IntVar(&o.covPrecision, "cov-precision", 0, "`digits` after the decimal point")
 	modulePath := fs.String("module", "", "import path `prefix` to strip from file names (default: from go.mod in the current directory)")
 	fs.Usage = func() {
@@ -268,6 +264,12 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, many
 			return exitUsage
 		}
 	}
+	mins, err := parseMins(o.covFailUnder)
+	if err != nil {
+		fmt.Fprintf(stderr, "covdist %s: %v\n", name, err)
+		return exitUsage
+	}
+	o.covMins = mins
 	merged := coverage.New("")
 	for _, f := range files {
 		p, err := coverage.ParseFile(f)

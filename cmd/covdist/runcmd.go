@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -488,7 +489,7 @@ func applyConfig(o *options, moduleDir string) error {
 		o.coverMode = cfg.CoverMode
 	}
 	if !set("cov-fail-under") && cfg.CovFailUnder != nil {
-		o.covFailUnder = *cfg.CovFailUnder
+		o.covFailUnder = []string{strconv.FormatFloat(*cfg.CovFailUnder, 'g', -1, 64)}
 	}
 	if !set("cov-report") && len(cfg.CovReport) > 0 {
 		o.covReports = cfg.CovReport

@@ -136,10 +136,11 @@ func Cobertura(w io.Writer, combined *coverage.Profile, opt Options, sourceRoot 
 }
 
 // rate formats hit/valid as Cobertura readers expect, with four significant
-// digits at most, and 1 when there is nothing to cover.
+// digits at most, and 0 when there is nothing to cover: no lines measured
+// is nothing covered, as in every other report (coverage.FileSummary.Percent).
 func rate(hit, valid int) string {
 	if valid == 0 {
-		return "1"
+		return "0"
 	}
 	return strconv.FormatFloat(float64(hit)/float64(valid), 'g', 4, 64)
 }

@@ -18,13 +18,68 @@ import (
 // root; a file whose source cannot be read gets a page that says so and
 // lists its missed lines, rather than failing the report. opt.SkipCovered
 // leaves fully covered files out of the index and writes no page for them.
-func HTML(dir string, combined *coverage.Profile, opt Options, moduleDir string) error {
+//
+// Over more than one platform (each mode) the index has a Cover column per
+// platform and each file page a hits column per platform, beside the union's;
+// every platform also gets a report of its own in the subdirectory named
+// Slug(platform), and every index starts with a selector linking them all.
+func HTML(dir string, combined *coverage.Profile, platforms []Platform, opt Options, moduleDir string) error {
+	cols := columns(platforms)
+	if len(cols) < 2 {
+		return htmlReport(dir, combined, nil, nil, opt, moduleDir)
+	}
+	nav := func(current int, up string) []htmlLink {
+		links := []htmlLink{{Label: "all platforms", Href: up + "index.html", Current: current < 0}}
+		for i, pl := range cols {
+			links = append(links, htmlLink{Label: pl.Name, Href: up + Slug(pl.Name) + "/index.html", Current: i == current})
+		}
+		return links
+	}
+	if err := htmlReport(dir, combined, cols, nav(-1, ""), opt, moduleDir); err != nil {
+		return err
+	}
+	for i, pl := range cols {
+		if err := htmlReport(filepath.Join(dir, Slug(pl.Name)), pl.Profile, nil, nav(i, "../"), opt, moduleDir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Slug returns the name a platform's own report files take: "linux/amd64"
+// is "linux-amd64", and anything but letters, digits, '-' and '.' is '_'.
+func Slug(platform string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '/':
+			return '-'
+		case r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.':
+			return r
+		}
+		return '_'
+	}, platform)
+}
+
+// htmlReport writes one report: of combined, with a column for each of
+// platforms (none for a platform's own report) and nav above its index.
+func htmlReport(dir string, combined *coverage.Profile, platforms []Platform, nav []htmlLink, opt Options, moduleDir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("writing the HTML report: %w", err)
 	}
-	files, total, _ := rows(combined, nil, opt)
+	files, total, platformTotals := rows(combined, platforms, opt)
 	byLine := lines(combined)
-	index := htmlIndex{Missing: opt.Missing, Total: htmlRowOf(total, "TOTAL", "", opt)}
+	perPlatform := make([]map[string]*lineHits, len(platforms))
+	index := htmlIndex{Missing: opt.Missing, Nav: nav, Total: htmlRowOf(total, "TOTAL", "", opt)}
+	for i, l := range nav {
+		if l.Current && i > 0 {
+			index.Platform = l.Label
+		}
+	}
+	for i, pl := range platforms {
+		perPlatform[i] = lines(pl.Profile)
+		index.Platforms = append(index.Platforms, htmlLink{Label: pl.Name, Href: Slug(pl.Name) + "/index.html"})
+		index.Total.PlatformCover = append(index.Total.PlatformCover, coverCell(platformTotals[i], opt))
+	}
 	used := make(map[string]bool)
 	for _, f := range files {
 		if opt.SkipCovered && f.sum.Miss == 0 {
@@ -32,18 +87,58 @@ func HTML(dir string, combined *coverage.Profile, opt Options, moduleDir string)
 			continue
 		}
 		page := pageName(f.name, used)
-		index.Rows = append(index.Rows, htmlRowOf(f.sum, f.name, page, opt))
+		row := htmlRowOf(f.sum, f.name, page, opt)
+		for i := range platforms {
+			row.PlatformCover = append(row.PlatformCover, coverCell(f.platforms[i], opt))
+		}
+		index.Rows = append(index.Rows, row)
 		src := filepath.Join(moduleDir, filepath.FromSlash(f.name))
-		if err := writeTemplate(filepath.Join(dir, page), fileTemplate, filePage(f, byLine[f.path], src, opt)); err != nil {
+		fp := filePage(f, byLine[f.path], src, opt)
+		fp.htmlRow = row
+		fp.Platforms = index.Platforms
+		for i := range platforms {
+			lh := perPlatform[i][f.path]
+			for j := range fp.Lines {
+				l := &fp.Lines[j]
+				if l.Hits == "" {
+					continue
+				}
+				cell := "-" // the platform does not compile the line
+				if lh != nil {
+					if hits, ok := lh.hits[l.Number]; ok {
+						cell = fmt.Sprint(hits)
+					}
+				}
+				l.PlatformHits = append(l.PlatformHits, cell)
+			}
+		}
+		if err := writeTemplate(filepath.Join(dir, page), fileTemplate, fp); err != nil {
 			return err
 		}
 	}
 	return writeTemplate(filepath.Join(dir, "index.html"), indexTemplate, index)
 }
 
+// coverCell is a platform's Cover cell: "-" where it has no statements of
+// the file.
+func coverCell(s *coverage.FileSummary, opt Options) string {
+	if s == nil {
+		return "-"
+	}
+	return percent(*s, opt.Precision) + "%"
+}
+
+// htmlLink is one entry of the platform selector or a platform's column
+// heading.
+type htmlLink struct {
+	Label, Href string
+	Current     bool
+}
+
 type htmlRow struct {
 	Name, Page, Cover, Missing string
 	Stmts, Miss                int
+	PlatformCover              []string // one per platform column
 }
 
 func htmlRowOf(s coverage.FileSummary, name, page string, opt Options) htmlRow {
@@ -51,10 +146,13 @@ func htmlRowOf(s coverage.FileSummary, name, page string, opt Options) htmlRow {
 }
 
 type htmlIndex struct {
-	Missing bool
-	Rows    []htmlRow
-	Total   htmlRow
-	Skipped int
+	Missing   bool
+	Nav       []htmlLink // the platform selector; none over one platform
+	Platform  string     // the platform of a platform's own report
+	Platforms []htmlLink // the platform columns
+	Rows      []htmlRow
+	Total     htmlRow
+	Skipped   int
 }
 
 type htmlLine struct {
@@ -62,10 +160,14 @@ type htmlLine struct {
 	Class  string // run, mis, par or empty for lines without statements
 	Hits   string
 	Text   string
+	// PlatformHits are the line's hits on each platform, "-" where the
+	// platform does not compile it; empty for lines without statements.
+	PlatformHits []string
 }
 
 type htmlFile struct {
 	htmlRow
+	Platforms []htmlLink
 	Lines     []htmlLine
 	SourceErr string
 }
@@ -129,6 +231,7 @@ body { font-family: sans-serif; margin: 1em 2em; }
 table { border-collapse: collapse; }
 th, td { padding: 0.1em 0.8em; }
 td.num, th.num { text-align: right; }
+nav a, nav b { margin-right: 1em; }
 tr.total { font-weight: bold; border-top: 1px solid #999; }
 .src td { font-family: monospace; white-space: pre; padding: 0 0.5em; }
 .src td.ln, .src td.hits { color: #888; text-align: right; }
@@ -145,13 +248,16 @@ var indexTemplate = template.Must(template.New("index").Parse(`<!DOCTYPE html>
 ` + htmlStyle + `
 </head>
 <body>
-<h1>Coverage report: {{.Total.Cover}}</h1>
-<table>
-<tr><th>Name</th><th class="num">Stmts</th><th class="num">Miss</th><th class="num">Cover</th>{{if .Missing}}<th>Missing</th>{{end}}</tr>
-{{- range .Rows}}
-<tr><td><a href="{{.Page}}">{{.Name}}</a></td><td class="num">{{.Stmts}}</td><td class="num">{{.Miss}}</td><td class="num">{{.Cover}}</td>{{if $.Missing}}<td>{{.Missing}}</td>{{end}}</tr>
+{{- if .Nav}}
+<nav>Platform: {{range .Nav}}{{if .Current}}<b>{{.Label}}</b>{{else}}<a href="{{.Href}}">{{.Label}}</a>{{end}} {{end}}</nav>
 {{- end}}
-<tr class="total"><td>TOTAL</td><td class="num">{{.Total.Stmts}}</td><td class="num">{{.Total.Miss}}</td><td class="num">{{.Total.Cover}}</td>{{if .Missing}}<td></td>{{end}}</tr>
+<h1>Coverage report{{with .Platform}} on {{.}}{{end}}: {{.Total.Cover}}</h1>
+<table>
+<tr><th>Name</th><th class="num">Stmts</th><th class="num">Miss</th><th class="num">Cover</th>{{range .Platforms}}<th class="num"><a href="{{.Href}}">{{.Label}}</a></th>{{end}}{{if .Missing}}<th>Missing</th>{{end}}</tr>
+{{- range .Rows}}
+<tr><td><a href="{{.Page}}">{{.Name}}</a></td><td class="num">{{.Stmts}}</td><td class="num">{{.Miss}}</td><td class="num">{{.Cover}}</td>{{range .PlatformCover}}<td class="num">{{.}}</td>{{end}}{{if $.Missing}}<td>{{.Missing}}</td>{{end}}</tr>
+{{- end}}
+<tr class="total"><td>TOTAL</td><td class="num">{{.Total.Stmts}}</td><td class="num">{{.Total.Miss}}</td><td class="num">{{.Total.Cover}}</td>{{range .Total.PlatformCover}}<td class="num">{{.}}</td>{{end}}{{if .Missing}}<td></td>{{end}}</tr>
 </table>
 {{- if .Skipped}}
 <p>{{.Skipped}} file{{if ne .Skipped 1}}s{{end}} skipped due to complete coverage.</p>
@@ -171,12 +277,18 @@ var fileTemplate = template.Must(template.New("file").Parse(`<!DOCTYPE html>
 <p><a href="index.html">Index</a></p>
 <h1>Coverage for {{.Name}}: {{.Cover}}</h1>
 <p>{{.Stmts}} statements, {{.Miss}} missed{{if .Missing}} (lines {{.Missing}}){{end}}.</p>
+{{- if .Platforms}}
+<p>{{range $i, $p := .Platforms}}{{if $i}}, {{end}}{{$p.Label}} {{index $.PlatformCover $i}}{{end}}</p>
+{{- end}}
 {{- if .SourceErr}}
 <p class="error">{{.SourceErr}}</p>
 {{- else}}
 <table class="src">
+{{- if .Platforms}}
+<tr><th class="num">line</th><th class="num">hits</th>{{range .Platforms}}<th class="num">{{.Label}}</th>{{end}}<th></th></tr>
+{{- end}}
 {{- range .Lines}}
-<tr{{if .Class}} class="{{.Class}}"{{end}}><td class="ln">{{.Number}}</td><td class="hits">{{.Hits}}</td><td class="code">{{.Text}}</td></tr>
+<tr{{if .Class}} class="{{.Class}}"{{end}}><td class="ln">{{.Number}}</td><td class="hits">{{.Hits}}</td>{{if $.Platforms}}{{if .PlatformHits}}{{range .PlatformHits}}<td class="hits">{{.}}</td>{{end}}{{else}}{{range $.Platforms}}<td class="hits"></td>{{end}}{{end}}{{end}}<td class="code">{{.Text}}</td></tr>
 {{- end}}
 </table>
 {{- end}}

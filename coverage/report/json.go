@@ -39,11 +39,19 @@ type jsonSummary struct {
 }
 
 type jsonFile struct {
-	Name         string                  `json:"name"`
-	Summary      jsonSummary             `json:"summary"`
-	MissingLines []int                   `json:"missing_lines"`
-	Missing      string                  `json:"missing"`
-	Platforms    map[string]*jsonSummary `json:"platforms,omitempty"`
+	Name         string                       `json:"name"`
+	Summary      jsonSummary                  `json:"summary"`
+	MissingLines []int                        `json:"missing_lines"`
+	Missing      string                       `json:"missing"`
+	Platforms    map[string]*jsonFilePlatform `json:"platforms,omitempty"`
+}
+
+// jsonFilePlatform is one platform's view of a file: its summary and the
+// lines it missed.
+type jsonFilePlatform struct {
+	jsonSummary
+	MissingLines []int  `json:"missing_lines"`
+	Missing      string `json:"missing"`
 }
 
 type jsonTotals struct {
@@ -86,24 +94,34 @@ func JSON(w io.Writer, combined *coverage.Profile, platforms []Platform, opt Opt
 		}
 	}
 	for i, f := range files {
-		missing := []int{}
-		for _, lr := range f.sum.Missing {
-			from, to := blockLines(lr.From, lr.To)
-			for l := from; l <= to; l++ {
-				missing = append(missing, l)
-			}
-		}
 		r.Files[i] = jsonFile{
 			Name:         f.name,
 			Summary:      summaryJSON(f.sum, opt),
-			MissingLines: missing,
+			MissingLines: missingLines(f.sum),
 			Missing:      f.sum.MissingString(),
-			Platforms:    platformsJSON(platforms, f.platforms, opt),
+			Platforms:    make(map[string]*jsonFilePlatform),
+		}
+		for j, pl := range platforms {
+			if s := f.platforms[j]; s != nil {
+				r.Files[i].Platforms[pl.Name] = &jsonFilePlatform{jsonSummary: summaryJSON(*s, opt), MissingLines: missingLines(*s), Missing: s.MissingString()}
+			}
 		}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
+}
+
+// missingLines lists every line of s's missed ranges.
+func missingLines(s coverage.FileSummary) []int {
+	missing := []int{}
+	for _, lr := range s.Missing {
+		from, to := blockLines(lr.From, lr.To)
+		for l := from; l <= to; l++ {
+			missing = append(missing, l)
+		}
+	}
+	return missing
 }
 
 func summaryJSON(s coverage.FileSummary, opt Options) jsonSummary {

@@ -24,7 +24,7 @@ func TestPercent(t *testing.T) {
 		stmts, miss, precision int
 		want                   string
 	}{
-		{0, 0, 0, "100"},
+		{0, 0, 0, "0"}, // no statements: 0%, never 100%
 		{4, 0, 0, "100"},
 		{4, 4, 0, "0"},
 		{4, 1, 0, "75"},
@@ -119,7 +119,7 @@ func TestTermShape(t *testing.T) {
 		{
 			name:     "empty profile",
 			combined: coverage.New(""),
-			want:     "Name   Stmts  Miss  Cover\nTOTAL      0     0   100%\n",
+			want:     "Name   Stmts  Miss  Cover\nTOTAL      0     0     0%\n", // nothing measured is 0%, as go tool cover -func says
 		},
 	}
 	for _, tt := range tests {
@@ -151,7 +151,7 @@ func TestHTML(t *testing.T) {
 		"example.com/m/gone/gone.go:1.1,2.2 1 0\n"+
 		"example.com/m/calc_calc.go:1.1,2.2 1 1\n")
 	dir := filepath.Join(t.TempDir(), "htmlcov")
-	if err := HTML(dir, p, Options{ModulePath: "example.com/m"}, moduleDir); err != nil {
+	if err := HTML(dir, p, nil, Options{ModulePath: "example.com/m"}, moduleDir); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -188,5 +188,51 @@ func TestLinesBoundsDamagedBlocks(t *testing.T) {
 	lh := lines(p)["m/a.go"]
 	if got := len(lh.hits); got != maxBlockLines {
 		t.Errorf("got %d lines; want %d", got, maxBlockLines)
+	}
+}
+
+// A file page over two platforms has a hits column per platform: the
+// platform's count, or "-" where it does not compile the line.
+func TestHTMLPlatformLines(t *testing.T) {
+	moduleDir := t.TempDir()
+	src := "package calc\n\nfunc A() {}\n\nfunc B() {}\n"
+	if err := os.MkdirAll(filepath.Join(moduleDir, "calc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(moduleDir, "calc", "calc.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	amd := parse(t, "mode: count\nexample.com/m/calc/calc.go:3.10,3.12 1 2\nexample.com/m/calc/calc.go:5.10,5.12 1 0\n")
+	arm := parse(t, "mode: count\nexample.com/m/calc/calc.go:3.10,3.12 1 0\n")
+	combined := coverage.New("")
+	for name, p := range map[string]*coverage.Profile{"linux/amd64": amd, "linux/arm64": arm} {
+		if err := combined.Merge(name, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plats := []Platform{{Name: "linux/amd64", Profile: amd}, {Name: "linux/arm64", Profile: arm}}
+	dir := t.TempDir()
+	if err := HTML(dir, combined, plats, Options{ModulePath: "example.com/m"}, moduleDir); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "calc_calc_go.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{
+		`<th class="num">linux/amd64</th><th class="num">linux/arm64</th>`,
+		`<tr class="run"><td class="ln">3</td><td class="hits">2</td><td class="hits">2</td><td class="hits">0</td><td class="code">func A() {}</td></tr>`,
+		`<tr class="mis"><td class="ln">5</td><td class="hits">0</td><td class="hits">0</td><td class="hits">-</td><td class="code">func B() {}</td></tr>`,
+		`<tr><td class="ln">1</td><td class="hits"></td><td class="hits"></td><td class="hits"></td><td class="code">package calc</td></tr>`,
+		`linux/amd64 50%, linux/arm64 0%`,
+	} {
+		if !bytes.Contains(page, []byte(w)) {
+			t.Errorf("the file page has no %q:\n%s", w, page)
+		}
+	}
+	for _, sub := range []string{"linux-amd64", "linux-arm64"} {
+		if _, err := os.Stat(filepath.Join(dir, sub, "calc_calc_go.html")); err != nil {
+			t.Errorf("no page of %s's own: %v", sub, err)
+		}
 	}
 }
