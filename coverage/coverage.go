@@ -18,7 +18,10 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/tools/cover"
 )
@@ -345,13 +348,17 @@ func isModeLine(line string) bool {
 // parsePart merges one profile that starts with its mode line.
 // cover.ParseProfilesFromReader reads only one mode line, hence the parts.
 func (p *Profile) parsePart(text, partSource string) error {
+	// The mode line is checked here, not by cover, whose error quotes the
+	// line raw: a binary file or terminal escapes would reach the terminal.
+	first, _, _ := strings.Cut(text, "\n")
+	if !strings.HasPrefix(first, "mode: ") {
+		return fmt.Errorf("parsing coverage profile %s: bad mode line %s: want \"mode: set\", \"mode: count\" or \"mode: atomic\" (is it a text coverprofile?)", partSource, quoteShort(first))
+	}
+	mode := strings.TrimPrefix(first, "mode: ")
 	profs, err := cover.ParseProfilesFromReader(strings.NewReader(text))
 	if err != nil {
-		return fmt.Errorf("parsing coverage profile %s: %w", partSource, err)
+		return fmt.Errorf("parsing coverage profile %s: %s", partSource, quoteControl(err.Error()))
 	}
-	// cover accepted the first line, so it is "mode: " and the mode.
-	first, _, _ := strings.Cut(text, "\n")
-	mode := strings.TrimPrefix(first, "mode: ")
 	if err := p.setMode(partSource, mode); err != nil {
 		return err
 	}
@@ -365,6 +372,35 @@ func (p *Profile) parsePart(text, partSource string) error {
 		}
 	}
 	return nil
+}
+
+// quoteShort quotes line for an error message, cut to a readable length.
+func quoteShort(line string) string {
+	const max = 60
+	if len(line) > max {
+		return strconv.QuoteToASCII(line[:max]) + "..."
+	}
+	return strconv.QuoteToASCII(line)
+}
+
+// quoteControl escapes the control characters and invalid UTF-8 of msg, so
+// that an error quoting a line of a hostile file prints only what it says.
+func quoteControl(msg string) string {
+	var sb strings.Builder
+	for i := 0; i < len(msg); {
+		r, n := utf8.DecodeRuneInString(msg[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&sb, "\\x%02x", msg[i])
+		case unicode.IsControl(r):
+			q := strconv.QuoteRune(r)
+			sb.WriteString(q[1 : len(q)-1])
+		default:
+			sb.WriteString(msg[i : i+n])
+		}
+		i += n
+	}
+	return sb.String()
 }
 
 // ParseFile reads the Go coverprofile at name.

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // mustParse parses text as a profile named source or fails the test.
@@ -91,6 +92,9 @@ func TestParse(t *testing.T) {
 		{name: "empty input", in: "", mode: "", blocks: []Block{}},
 		{name: "concatenated profiles with clashing modes", in: "mode: set\nm/a.go:1.1,2.2 1 1\nmode: count\nm/a.go:1.1,2.2 1 1\n", wantErr: `coverage mode clash: p.out:3 is "count" but p.out is "set"`},
 		{name: "no mode line", in: "m/a.go:1.1,2.2 1 1\n", wantErr: "bad mode line"},
+		{name: "terminal escapes in the mode line are quoted", in: "\x1b[31mmode: set\n", wantErr: `bad mode line "\x1b[31mmode: set"`},
+		{name: "binary input is quoted and cut", in: "\x00\xff\xfe" + strings.Repeat("\x01", 100) + "\n", wantErr: `bad mode line "\x00\xff\xfe\x01`},
+		{name: "terminal escapes in a block line are quoted", in: "mode: set\nm/a.go:1.1,2.2 1 \x1b[2J\n", wantErr: `\x1b[2J`},
 		{name: "unknown mode", in: "mode: sometimes\n", wantErr: `unknown coverage mode "sometimes"`},
 		{name: "bad block line", in: "mode: set\nm/a.go:1.1,2.2 1\n", wantErr: "doesn't match expected format"},
 		{name: "negative count", in: "mode: set\nm/a.go:1.1,2.2 1 -1\n", wantErr: "negative values"},
@@ -103,6 +107,11 @@ func TestParse(t *testing.T) {
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("got error %v; want one containing %q", err, tt.wantErr)
+				}
+				for _, r := range err.Error() {
+					if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+						t.Fatalf("error %q holds raw byte %q; want every control byte quoted", err, r)
+					}
 				}
 				return
 			}
