@@ -67,6 +67,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		*hostKey = filepath.Join(dir, "covdist", "serve_host_ed25519")
 	}
+	if *workDir != "" {
+		if err := gateway.CheckWorkDir(*workDir); err != nil {
+			fmt.Fprintf(stderr, "covdist serve: %v\n", err)
+			return exitUsage
+		}
+	}
 	srv := &gateway.Server{HostKey: *hostKey, AuthorizedKeys: *authorized, WorkDir: *workDir, MaxConns: *maxConns, MaxStartups: *maxStartups, MaxUpload: *maxUpload, Log: stderr}
 	pub, err := srv.LoadHostKey()
 	if err != nil {

@@ -71,7 +71,14 @@ type Server struct {
 	signer     ssh.Signer
 	authorized map[string]bool
 	logMu      sync.Mutex // connections log at once; Log need not be safe for that
+	rate       *logRate   // lines of connections that did not authenticate
 }
+
+// Rated lines: at most logBurst of one kind per logWindow.
+const (
+	logWindow = 10 * time.Second
+	logBurst  = 5
+)
 
 // LoadHostKey reads the host key, creating it first when missing, and
 // returns its public half.
@@ -187,6 +194,41 @@ func (s *Server) logf(format string, args ...any) {
 	fmt.Fprintf(w, "covdist serve: "+format+"\n", args...)
 }
 
+// logRated logs a line of a kind that a flood of connections can repeat
+// without end (those that never authenticate): at most logBurst of its
+// format per logWindow, then one line that counts the rest.
+func (s *Server) logRated(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	ok, summaries := s.rate.allow(format, line)
+	for _, sum := range summaries {
+		s.logf("%s", sum)
+	}
+	if ok {
+		s.logf("%s", line)
+	}
+}
+
+// CheckWorkDir says what is wrong with dir as a serve's --workdir: it must
+// be a directory the serve can make workspaces in. A serve checks it at
+// start, so that a typo fails once, there, and not every session.
+func CheckWorkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("--workdir %s: no such directory (create it, or leave --workdir out for a temporary one)", dir)
+		}
+		return fmt.Errorf("--workdir %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("--workdir %s: not a directory", dir)
+	}
+	probe, err := os.MkdirTemp(dir, "session-")
+	if err != nil {
+		return fmt.Errorf("--workdir %s: cannot make a workspace in it: %w", dir, err)
+	}
+	return os.Remove(probe)
+}
+
 // Serve accepts connections on ln until ctx ends.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.signer == nil {
@@ -196,6 +238,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if err := s.loadAuthorized(); err != nil {
 		return err
+	}
+	if s.WorkDir != "" {
+		if err := CheckWorkDir(s.WorkDir); err != nil {
+			return err
+		}
 	}
 	if s.WorkDir == "" {
 		dir, err := os.MkdirTemp("", "covdist-serve-")
@@ -238,6 +285,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		<-ctx.Done()
 		ln.Close()
 	}()
+	s.rate = newLogRate(logWindow, logBurst)
+	stopFlush := make(chan struct{})
+	defer close(stopFlush)
+	go func() {
+		t := time.NewTicker(logWindow)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopFlush:
+				return
+			case <-t.C:
+				for _, sum := range s.rate.flush() {
+					s.logf("%s", sum)
+				}
+			}
+		}
+	}()
 	st := &startups{max: maxStartups}
 	sessions := make(chan struct{}, maxConns)
 	var wg sync.WaitGroup
@@ -255,7 +319,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 		if victim := st.admit(conn); victim != nil {
-			s.logf("%s: dropped to make room: %d connections were in the handshake, the most there may be (random early drop)", victim.RemoteAddr(), maxStartups)
+			s.logRated("%s: dropped to make room: %d connections were in the handshake, the most there may be (random early drop)", victim.RemoteAddr(), maxStartups)
 			victim.Close()
 		}
 		wg.Add(1)
@@ -309,7 +373,7 @@ func (s *Server) handle(ctx context.Context, conn net.Conn, cfg *ssh.ServerConfi
 	sconn, chans, reqs, err := ssh.NewServerConn(conn, cfg)
 	if mine := st.done(conn); err != nil {
 		if mine {
-			s.logf("%s: dropped before anything ran: %v", conn.RemoteAddr(), err)
+			s.logRated("%s: dropped before anything ran: %v", conn.RemoteAddr(), err)
 		}
 		return
 	}
@@ -326,7 +390,7 @@ func (s *Server) handle(ctx context.Context, conn net.Conn, cfg *ssh.ServerConfi
 		defer func() { <-sessions }()
 	default:
 		// Say why to the client's first session, then hang up.
-		s.logf("%s: refused: %d connections already (--max-conns)", who, cap(sessions))
+		s.logRated("%s: refused: %d connections already (--max-conns)", who, cap(sessions))
 		t := time.AfterFunc(grace, func() { sconn.Close() })
 		defer t.Stop()
 		if nc, ok := <-chans; ok {

@@ -412,3 +412,82 @@ func TestServeMaxUpload(t *testing.T) {
 		t.Errorf("the stream did not end with the session")
 	}
 }
+
+// A flood of connections that never authenticate does not grow the log a
+// line each: five of a kind per window are written, the rest counted.
+func TestServeLogFlood(t *testing.T) {
+	s := startServe(t)
+	const n = 500
+	for range n {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+		c.(*net.TCPConn).CloseWrite() // the serve reads to its end, then drops it
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		var buf [512]byte
+		for { // until the serve hangs up, having logged the drop
+			if _, err := c.Read(buf[:]); err != nil {
+				break
+			}
+		}
+		c.Close()
+	}
+	log := s.log.String()
+	if got := strings.Count(log, "dropped before anything ran"); got != logBurst {
+		t.Errorf("got %d lines of %d dropped connections; want the burst of %d\n%s", got, n, logBurst, log)
+	}
+	if len(log) > 2000 {
+		t.Errorf("log of %d bad connections is %d bytes; want it bounded under 2000", n, len(log))
+	}
+	g := s.client(t, s.userKey, KnownHostsLine(s.addr, s.hostKey))
+	stream, err := g.Open(t.Context())
+	if err != nil {
+		t.Fatalf("client after the flood: %v", err)
+	}
+	defer stream.Close()
+	handshake(t, stream)
+	if !strings.Contains(s.log.String(), "authenticated") {
+		t.Errorf("an authenticated session after the flood is not in the log:\n%s", s.log)
+	}
+}
+
+// A --workdir the serve cannot use fails at start, not every session.
+func TestServeChecksWorkDir(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o600)
+	ro := filepath.Join(dir, "ro")
+	os.Mkdir(ro, 0o500)
+	tests := []struct{ dir, want string }{
+		{filepath.Join(dir, "missing"), "no such directory (create it, or leave --workdir out"},
+		{file, "not a directory"},
+	}
+	if os.Geteuid() != 0 { // root may write anywhere
+		tests = append(tests, struct{ dir, want string }{ro, "cannot make a workspace in it"})
+	}
+	for _, tt := range tests {
+		err := CheckWorkDir(tt.dir)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.dir) {
+			t.Errorf("CheckWorkDir(%s) = %v; want an error naming it and %q", tt.dir, err, tt.want)
+		}
+	}
+	if err := CheckWorkDir(dir); err != nil {
+		t.Errorf("CheckWorkDir of a usable directory: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("the check left %d entries in the directory; want its probe removed", len(entries))
+	}
+	srv := &Server{HostKey: filepath.Join(dir, "hk"), AuthorizedKeys: filepath.Join(dir, "ak"), WorkDir: filepath.Join(dir, "missing")}
+	_, pub := userKey(t, t.TempDir(), "k")
+	os.WriteFile(srv.AuthorizedKeys, ssh.MarshalAuthorizedKey(pub), 0o600)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if err := srv.Serve(t.Context(), ln); err == nil || !strings.Contains(err.Error(), "no such directory") {
+		t.Errorf("Serve with a missing --workdir: %v; want it refused at start", err)
+	}
+}
