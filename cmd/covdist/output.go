@@ -463,11 +463,13 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
-// eventText turns human output into go test -json output events of no
-// package, one per line.
+// eventText turns human output into go test -json output events, one per
+// line, of the package pkg (the module's path): events of no package make
+// gotestsum's JUnit write a suite with an empty name.
 type eventText struct {
 	mu  sync.Mutex
 	enc *json.Encoder
+	pkg string
 	buf []byte
 }
 
@@ -482,7 +484,7 @@ func (e *eventText) Write(b []byte) (int, error) {
 		}
 		line := string(e.buf[:i+1])
 		e.buf = e.buf[i+1:]
-		if err := e.enc.Encode(jsonEvent{Time: time.Now(), Action: "output", Output: &line}); err != nil {
+		if err := e.enc.Encode(jsonEvent{Time: time.Now(), Action: "output", Package: e.pkg, Output: &line}); err != nil {
 			return 0, err
 		}
 	}

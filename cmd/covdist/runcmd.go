@@ -94,15 +94,16 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 
 	// Human output goes to stdout unless test events do. Then it goes to
 	// stderr when that is a terminal, and otherwise into the event stream,
-	// as output events of no package: a program reading the stream
-	// (gotestsum --raw-command) counts every stderr line as an error.
+	// as output events of the module's path: a program reading the stream
+	// (gotestsum --raw-command) counts every stderr line as an error, and
+	// its JUnit names a suite by the events' package.
 	human := stdout
 	var jsonW io.Writer
 	if o.jsonOut == "-" {
 		lw := &lockedWriter{w: stdout}
 		jsonW, human = lw, stderr
 		if f, ok := stderr.(*os.File); !ok || !isTerminal(f) {
-			human = &eventText{enc: json.NewEncoder(lw)}
+			human = &eventText{enc: json.NewEncoder(lw), pkg: modulePathFromGoMod(filepath.Join(moduleDir, "go.mod"))}
 		}
 	} else if o.jsonOut != "" {
 		f, err := os.Create(o.jsonOut)

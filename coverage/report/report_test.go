@@ -79,7 +79,8 @@ func TestTermShape(t *testing.T) {
 			want: "Name   Stmts  Miss  Cover\n" +
 				"a.go       2     0   100%\n" +
 				"b.go       1     1     0%\n" +
-				"TOTAL      3     1    67%\n",
+				"TOTAL      3     1    67%\n" +
+				"coverage: 66.7% of statements\n",
 		},
 		{
 			name:      "one platform shows its header but no column",
@@ -90,7 +91,8 @@ func TestTermShape(t *testing.T) {
 				"Name   Stmts  Miss  Cover\n" +
 				"a.go       2     0   100%\n" +
 				"b.go       1     1     0%\n" +
-				"TOTAL      3     1    67%\n",
+				"TOTAL      3     1    67%\n" +
+				"coverage: 66.7% of statements\n",
 		},
 		{
 			name:     "headers in order; empty header and empty profile",
@@ -105,7 +107,8 @@ func TestTermShape(t *testing.T) {
 				"Name   Stmts  Miss  Cover     b   a  c\n" +
 				"a.go       2     0   100%  100%  0%  -\n" +
 				"b.go       1     1     0%    0%   -  -\n" +
-				"TOTAL      3     1    67%   67%  0%  -\n",
+				"TOTAL      3     1    67%   67%  0%  -\n" +
+				"coverage: 66.7% of statements (union of 3 platforms)\n",
 		},
 		{
 			name:     "one skipped file is singular",
@@ -114,12 +117,13 @@ func TestTermShape(t *testing.T) {
 			want: "Name   Stmts  Miss  Cover\n" +
 				"b.go       1     1     0%\n" +
 				"TOTAL      3     1    67%\n" +
-				"\n1 file skipped due to complete coverage.\n",
+				"\n1 file skipped due to complete coverage.\n" +
+				"coverage: 66.7% of statements\n",
 		},
 		{
 			name:     "empty profile",
 			combined: coverage.New(""),
-			want:     "Name   Stmts  Miss  Cover\nTOTAL      0     0     0%\n", // nothing measured is 0%, as go tool cover -func says
+			want:     "Name   Stmts  Miss  Cover\nTOTAL      0     0     0%\ncoverage: 0.0% of statements\n", // nothing measured is 0%, as go tool cover -func says
 		},
 	}
 	for _, tt := range tests {
