@@ -184,6 +184,9 @@ type Reporter interface {
 	PackageDone(platform, pkg string, failed bool, elapsed float64)
 	// Worker is called when a worker comes up or goes down.
 	Worker(WorkerEvent)
+	// Note is called with a line the run's user should read that is
+	// about no test in particular: files a host could not be given.
+	Note(text string)
 }
 
 // Outcome is what a run produced.

@@ -7,8 +7,10 @@ import (
 	"io"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/covdist/covdist/distribute/filesync"
 	"github.com/covdist/covdist/distribute/wire"
@@ -113,6 +115,7 @@ type remoteState struct {
 	synced  map[string]bool
 	replies chan frame // the agent's sync replies, from the link's reader
 	link    *link
+	send    func(msg) // to the coordinator's loop, as this connection
 }
 
 // unsyncableError is a package whose local files cannot be synced (a
@@ -151,8 +154,7 @@ func (c *coordinator) prepare(ctx context.Context, rs *remoteState, u *unit) (bi
 		if err != nil {
 			return "", "", fmt.Errorf("syncing %s: %w", u.pkg, err)
 		}
-		c.syncBytes.Add(st.Bytes)
-		c.syncWire.Add(st.Wire)
+		c.synced(rs, st)
 		rs.synced[key] = true
 	}
 	return path.Join(rs.root, bin), path.Join(rs.root, dir), nil
@@ -175,7 +177,63 @@ func (c *coordinator) pushDirs(ctx context.Context, rs *remoteState) error {
 	if err != nil {
 		return fmt.Errorf("syncing --rsyncdir directories: %w", err)
 	}
+	c.synced(rs, st)
+	return nil
+}
+
+// synced counts a sync's bytes and passes on what the agent left out.
+func (c *coordinator) synced(rs *remoteState, st filesync.Stats) {
 	c.syncBytes.Add(st.Bytes)
 	c.syncWire.Add(st.Wire)
-	return nil
+	if len(st.Refused) > 0 || st.RefusedMore > 0 {
+		rs.send(msg{kind: msgRefused, sync: st})
+	}
+}
+
+// onRefused says, once per host, which files a sync left out because the
+// host cannot name them: the package's tests still run there, and one
+// that reads such a file fails saying it is missing, which this note
+// explains. Paths are the module's (src/ is the module in a workspace).
+func (c *coordinator) onRefused(w *workerState, st filesync.Stats) {
+	host := w.Gateway.String()
+	if c.refusedSeen == nil {
+		c.refusedSeen = make(map[string]bool)
+	}
+	var named []string
+	for _, r := range st.Refused {
+		key := host + "\x00" + r.Path
+		if c.refusedSeen[key] {
+			continue
+		}
+		c.refusedSeen[key] = true
+		named = append(named, fmt.Sprintf("%s (%s)", printable(strings.TrimPrefix(r.Path, "src/")), printable(r.Why)))
+	}
+	more := st.RefusedMore
+	if len(named) == 0 && more == 0 {
+		return // named already, for another worker of the host
+	}
+	const show = 10
+	if len(named) > show {
+		more += len(named) - show
+		named = named[:show]
+	}
+	list := strings.Join(named, ", ")
+	if more > 0 {
+		if list != "" {
+			list += ", "
+		}
+		list += fmt.Sprintf("and %d more", more)
+	}
+	c.rep.Note(fmt.Sprintf("%s -> %s: not synced: %s", w.platform.Name, host, list))
+}
+
+// printable returns s, or s quoted when it holds what a terminal would not
+// print as it is: the names and reasons come from the files and the agent.
+func printable(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.QuoteToASCII(s)
+		}
+	}
+	return s
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/covdist/covdist/coverage"
+	"github.com/covdist/covdist/distribute/filesync"
 	"github.com/covdist/covdist/distribute/wire"
 )
 
@@ -94,6 +95,7 @@ const (
 	msgDead
 	msgUnsyncable // a unit's package cannot be synced; the worker is fine
 	msgReconnect  // a worker's backoff is over: start it again
+	msgRefused    // a sync went ahead without entries the agent cannot name
 )
 
 type msg struct {
@@ -105,7 +107,8 @@ type msg struct {
 	done  *wire.Done
 	err   error
 	conn  *wire.Conn
-	unit  int64 // msgUnsyncable's
+	unit  int64          // msgUnsyncable's
+	sync  filesync.Stats // msgRefused's
 }
 
 type coordinator struct {
@@ -137,6 +140,7 @@ type coordinator struct {
 	pkgNote     map[[2]string]string // a crash no test was blamed for yet
 	pkgNoteOut  map[[2]string]string // that crash's output
 	noWorker    error                // a platform none of whose workers ever came up
+	refusedSeen map[string]bool      // gateway and path of each entry a note named
 	overheadSum float64
 	overheadN   int
 
@@ -343,7 +347,7 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 		l.hear.Heard()
 		var rs *remoteState
 		if w.Remote {
-			rs = &remoteState{root: hello.Dir, synced: make(map[string]bool), replies: make(chan frame, 4), link: l}
+			rs = &remoteState{root: hello.Dir, synced: make(map[string]bool), replies: make(chan frame, 4), link: l, send: send}
 		}
 		go l.ping()
 		go l.read(rs)
@@ -453,6 +457,8 @@ func (c *coordinator) handle(m msg) {
 		c.onDead(w, m.err)
 	case msgUnsyncable:
 		c.onUnsyncable(w, m.unit, m.err)
+	case msgRefused:
+		c.onRefused(w, m.sync)
 	case msgReconnect:
 		if w.gone || w.assign != nil {
 			return

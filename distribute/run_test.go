@@ -190,6 +190,7 @@ type recorder struct {
 	down    int
 	downs   []string        // the down events' reasons
 	failed  map[string]bool // by package, as PackageDone said
+	notes   []string
 }
 
 func (r *recorder) Event(e distribute.Event)     { r.events = append(r.events, e) }
@@ -200,6 +201,7 @@ func (r *recorder) PackageDone(_, pkg string, failed bool, _ float64) {
 	}
 	r.failed[pkg] = failed
 }
+func (r *recorder) Note(text string) { r.notes = append(r.notes, text) }
 func (r *recorder) Worker(w distribute.WorkerEvent) {
 	if !w.Up {
 		r.down++

@@ -358,6 +358,12 @@ func (r *reporter) Worker(w distribute.WorkerEvent) {
 	}
 }
 
+// Note prints a line of the run's about no test in particular, as covdist's
+// own notes are printed.
+func (r *reporter) Note(text string) {
+	r.term.printf("covdist: %s\n", text)
+}
+
 // finish is called when the run is over, before the coverage table.
 func (r *reporter) finish() {
 	r.term.clear()

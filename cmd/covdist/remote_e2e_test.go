@@ -362,6 +362,59 @@ func TestRemotePipeE2E(t *testing.T) {
 	}
 }
 
+// A package whose testdata holds names with a colon and a backslash runs
+// on a Linux remote worker like any other: those files are synced with the
+// rest (they once made the whole sync fail), at their own names.
+func TestRemoteOddNamesE2E(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod":                      "module example.com/odd\n\ngo 1.22\n",
+		"odd/odd.go":                  "package odd\n\nfunc O() int { return 9 }\n",
+		"odd/testdata/a:b.txt":        "colon\n",
+		`odd/testdata/back\slash.txt`: "backslash\n",
+		`odd/testdata/..\..\x.txt`:    "one name\n",
+		"odd/testdata/plain.txt":      "plain\n",
+		"odd/odd_test.go": `package odd
+
+import (
+	"os"
+	"testing"
+)
+
+func TestOddNames(t *testing.T) {
+	for name, want := range map[string]string{
+		"testdata/a:b.txt": "colon\n", "testdata/back\\slash.txt": "backslash\n",
+		"testdata/..\\..\\x.txt": "one name\n", "testdata/plain.txt": "plain\n",
+	} {
+		if b, err := os.ReadFile(name); err != nil || string(b) != want {
+			t.Errorf("%s: got %q, %v; want %q", name, b, err, want)
+		}
+	}
+	O()
+}
+`,
+	}
+	for name, src := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	home := t.TempDir()
+	r := runCovdist(t, dir, "--tx=pipe=env HOME="+home, "./...")
+	if r.code != 0 {
+		t.Fatalf("pipe run: exit %d\n%s", r.code, r.out)
+	}
+	mustSummary(t, r.out, 1)
+	if strings.Contains(r.out, "not synced") {
+		t.Errorf("a Linux worker left files out:\n%s", r.out)
+	}
+	if m, _ := filepath.Glob(filepath.Join(home, ".cache/covdist/work/*/src/odd/testdata/a:b.txt")); len(m) != 1 {
+		t.Errorf("got %q; want testdata/a:b.txt synced into the pipe worker's workspace", m)
+	}
+}
+
 // Two packages with identical testdata files (both empty) on two workers
 // of one host: a test appending to its own file does not change the other
 // package's, as it would if the two were one file on the host.

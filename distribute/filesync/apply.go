@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"time"
 
@@ -53,10 +54,20 @@ var emptyHash = func() string { s := sha256.Sum256(nil); return hex.EncodeToStri
 // and returned in it; the returned error is only for the stream: a broken
 // or out-of-order blob sequence, after which conn is unusable.
 //
+// An entry whose name this machine's file system cannot hold (a ":" or "\"
+// on Windows; see Unwritable) is left out, and named in SyncDone.Refused,
+// while the rest of the sync goes ahead.
+//
 // Syncs through one store are serialised through a lock file in it, so
 // workers sharing a host and a workspace (or a store) do not trip over each
 // other.
 func Apply(ctx context.Context, conn Conn, root string, m *wire.SyncManifest) (*wire.SyncDone, error) {
+	return apply(ctx, conn, root, m, runtime.GOOS)
+}
+
+// apply is Apply for a receiver running goos, which decides the names it
+// leaves out; a test passes "windows" to see a Windows agent's choices.
+func apply(ctx context.Context, conn Conn, root string, m *wire.SyncManifest, goos string) (*wire.SyncDone, error) {
 	done := &wire.SyncDone{}
 	reply := func(err error) (*wire.SyncDone, error) {
 		if err != nil {
@@ -64,6 +75,7 @@ func Apply(ctx context.Context, conn Conn, root string, m *wire.SyncManifest) (*
 		}
 		return done, conn.Send(wire.KindSyncDone, done)
 	}
+	m, done.Refused, done.RefusedMore = writable(m, goos)
 	if err := Validate(m); err != nil {
 		return reply(fmt.Errorf("refusing the sync manifest: %w", err))
 	}

@@ -16,11 +16,17 @@
 // the same time.
 //
 // Nothing outside the named trees is ever written or removed: paths that are
-// empty, absolute, hold "..", a backslash or a NUL, symbolic links whose
-// target leaves their tree, and parents that are symbolic links are refused,
-// by the coordinator before it sends and by the agent when it receives. The
-// agent also does every file operation through an os.Root, so the kernel
-// refuses what a check might have missed.
+// empty, absolute, hold ".." or a NUL, symbolic links whose target leaves
+// their tree, and parents that are symbolic links are refused, by the
+// coordinator before it sends and by the agent when it receives. The agent
+// also does every file operation through an os.Root, so the kernel refuses
+// what a check might have missed.
+//
+// Paths are slash-separated everywhere. On a receiver that is not Windows
+// a backslash or a colon is an ordinary byte of a name, as the coordinator's
+// file system had it, and syncs like any other. A Windows receiver cannot
+// hold such a name (a backslash separates, a colon names a drive or a data
+// stream): it leaves out just those entries, and says which in SyncDone.
 //
 // Package filesync imports only distribute/wire among covdist's packages.
 package filesync
@@ -30,6 +36,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/covdist/covdist/distribute/wire"
@@ -84,9 +91,15 @@ func (m *Manifest) Size() int64 {
 var ErrUnsafe = errors.New("unsafe path")
 
 // CheckPath reports whether p is a safe workspace-relative path: non-empty,
-// clean, slash-separated, relative, free of "..", backslashes, colons
-// (Windows drive letters and streams) and NULs, and outside covdist's own
-// files (the content store, the index).
+// clean, slash-separated, relative, free of ".." and NULs, and outside
+// covdist's own files (the content store, the index).
+//
+// Only "/" separates. Where this runs on Windows, a path holding a
+// backslash or a colon (drive letters, data streams), or any other byte no
+// Windows name may hold, is refused too. Elsewhere those are bytes of a
+// name like any other: `a\..\b` is one element there, a file named so in
+// the directory that holds it, and no way up; ".." is refused only as a
+// whole element between slashes, which is all the kernel climbs by.
 func CheckPath(p string) error {
 	switch {
 	case p == "":
@@ -95,10 +108,13 @@ func CheckPath(p string) error {
 		return fmt.Errorf("%w: path of %d bytes is over the %d-byte limit", ErrUnsafe, len(p), MaxPath)
 	case strings.ContainsRune(p, 0):
 		return fmt.Errorf("%w: %q holds a NUL byte", ErrUnsafe, p)
-	case strings.ContainsAny(p, `\:`):
-		return fmt.Errorf("%w: %q holds a backslash or colon", ErrUnsafe, p)
 	case path.IsAbs(p) || filepath.IsAbs(p):
 		return fmt.Errorf("%w: %q is absolute", ErrUnsafe, p)
+	}
+	if runtime.GOOS == "windows" {
+		if why := windowsName(p); why != "" {
+			return fmt.Errorf("%w: %q: %s", ErrUnsafe, p, why)
+		}
 	}
 	for _, el := range strings.Split(p, "/") {
 		if el == ".." {
@@ -120,9 +136,75 @@ func CheckPath(p string) error {
 	return nil
 }
 
+// Unwritable returns why a receiver running goos (a GOOS: "windows",
+// "linux", ...) cannot make the manifest entry f, whose path or link target
+// holds a name its file system refuses, or "" when it can. Such an entry is
+// left out of the sync, the rest goes ahead, and SyncDone names it. Only
+// Windows refuses names here: elsewhere any byte but "/" and NUL may be in a
+// name, and CheckPath refuses those for every receiver.
+func Unwritable(f wire.SyncFile, goos string) string {
+	if goos != "windows" {
+		return ""
+	}
+	if why := windowsName(f.Path); why != "" {
+		return why
+	}
+	if f.Link != "" {
+		if why := windowsName(f.Link); why != "" {
+			return "the symbolic link's target: " + why
+		}
+	}
+	return ""
+}
+
+// windowsName returns why the slash path p cannot be a path on Windows, or
+// "": a backslash would separate, a colon would name a drive or an NTFS data
+// stream of another file, and < > " | ? * and control characters are in no
+// Windows name.
+func windowsName(p string) string {
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c < 0x20:
+			return fmt.Sprintf("a Windows file name cannot hold control character %#02x", c)
+		case strings.IndexByte(`\:<>"|?*`, c) >= 0:
+			return fmt.Sprintf("a Windows file name cannot hold %q", string(c))
+		}
+	}
+	return ""
+}
+
+// writable splits m into what a receiver running goos can write and the
+// entries it cannot (see Unwritable), at most wire.MaxRefused of them named
+// and the rest counted. It reads only m's strings, so it is safe on a
+// manifest not yet validated; what it keeps is validated before use, and
+// what it drops is never touched.
+func writable(m *wire.SyncManifest, goos string) (kept *wire.SyncManifest, refused []wire.SyncRefused, more int) {
+	if goos != "windows" {
+		return m, nil, 0
+	}
+	kept = &wire.SyncManifest{Trees: m.Trees, Files: make([]wire.SyncFile, 0, len(m.Files))}
+	for _, f := range m.Files {
+		why := Unwritable(f, goos)
+		switch {
+		case why == "":
+			kept.Files = append(kept.Files, f)
+		case len(refused) < wire.MaxRefused:
+			p := f.Path
+			if len(p) > MaxPath {
+				p = p[:MaxPath] // an invalid manifest's; only named back
+			}
+			refused = append(refused, wire.SyncRefused{Path: p, Why: why})
+		default:
+			more++
+		}
+	}
+	return kept, refused, more
+}
+
 // linkTarget resolves the symbolic link at p with target link lexically and
 // returns the workspace path it names, or an error when the target is
-// absolute or leaves tree.
+// absolute or leaves tree. As in CheckPath, only "/" separates, and a
+// backslash or a colon is refused only where this runs on Windows.
 func linkTarget(p, link, tree string) (string, error) {
 	switch {
 	case link == "":
@@ -131,10 +213,13 @@ func linkTarget(p, link, tree string) (string, error) {
 		return "", fmt.Errorf("%w: symbolic link %q has a target of %d bytes, over the %d-byte limit", ErrUnsafe, p, len(link), MaxPath)
 	case strings.ContainsRune(link, 0):
 		return "", fmt.Errorf("%w: symbolic link %q has a target holding a NUL byte", ErrUnsafe, p)
-	case strings.ContainsAny(link, `\:`):
-		return "", fmt.Errorf("%w: symbolic link %q -> %q holds a backslash or colon", ErrUnsafe, p, link)
 	case path.IsAbs(link) || filepath.IsAbs(link):
 		return "", fmt.Errorf("%w: symbolic link %q -> %q is absolute", ErrUnsafe, p, link)
+	}
+	if runtime.GOOS == "windows" {
+		if why := windowsName(link); why != "" {
+			return "", fmt.Errorf("%w: symbolic link %q -> %q: %s", ErrUnsafe, p, link, why)
+		}
 	}
 	t := path.Join(path.Dir(p), link)
 	if !within(t, tree) {

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -26,6 +27,8 @@ func hashOf(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
 }
+
+const windows = runtime.GOOS == "windows"
 
 func TestCheckPath(t *testing.T) {
 	tests := []struct {
@@ -46,8 +49,16 @@ func TestCheckPath(t *testing.T) {
 		{"dot element", "./a", false},
 		{"trailing slash", "a/", false},
 		{"double slash", "a//b", false},
-		{"backslash", `a\..\b`, false},
-		{"drive letter", "C:x", false},
+		// Elsewhere than on Windows only "/" separates: a backslash or a
+		// colon is a byte of a name, and `a\..\b` one name, no way up.
+		{"backslash", `a\..\b`, !windows},
+		{"backslash name", `testdata/back\slash.txt`, !windows},
+		{"backslash dotdot element", `t/..\..\x`, !windows},
+		{"drive letter", "C:x", !windows},
+		{"colon name", "testdata/a:b.txt", !windows},
+		{"stream", "t/x:stream:$DATA", !windows},
+		{"dotdot beside a backslash", `t/a\b/../../x`, false},
+		{"dotdot beside a colon", "t/a:b/../../x", false},
 		{"NUL", "a\x00b", false},
 		{"content store", ".covdist-objects/x", false},
 		{"content store itself", ".covdist-objects", false},
@@ -94,7 +105,13 @@ func TestValidate(t *testing.T) {
 		{"link leaving root", []string{"t"}, []wire.SyncFile{link("t/a/l", "../../../..")}, "leaves"},
 		{"link into another tree", []string{"t", "u"}, []wire.SyncFile{link("t/l", "../u/x")}, "leaves"},
 		{"link with NUL", []string{"t"}, []wire.SyncFile{link("t/l", "x\x00")}, "NUL"},
-		{"link with backslash", []string{"t"}, []wire.SyncFile{link("t/l", `..\..`)}, "backslash"},
+		// `..\..` is one name beside the link, not two steps up, except on
+		// Windows; a colon is a byte of a name except on Windows.
+		{"link with backslash", []string{"t"}, []wire.SyncFile{link("t/l", `..\..`)}, map[bool]string{true: "cannot hold"}[windows]},
+		{"link with colon", []string{"t"}, []wire.SyncFile{link("t/l", "a:b")}, map[bool]string{true: "cannot hold"}[windows]},
+		{"backslash name", []string{"t"}, []wire.SyncFile{file(`t/back\slash.txt`), file(`t/..\..\x`)}, map[bool]string{true: "cannot hold"}[windows]},
+		{"colon name", []string{"t"}, []wire.SyncFile{file("t/a:b.txt"), {Path: "t/c:d", Dir: true}}, map[bool]string{true: "cannot hold"}[windows]},
+		{"link by backslash dotdot", []string{"t"}, []wire.SyncFile{link(`t/a\b/l`, "../../x")}, "leaves"},
 		{"link with a hash", []string{"t"}, []wire.SyncFile{{Path: "t/l", Link: "x", Hash: h}}, "file fields"},
 		{"beneath a link", []string{"t"}, []wire.SyncFile{link("t/l", "d"), file("t/l/x")}, "beneath"},
 		{"beneath a file", []string{"t"}, []wire.SyncFile{file("t/f"), file("t/f/x")}, "beneath"},
@@ -239,6 +256,14 @@ type agentSide struct {
 // agent ends when the test does.
 func pipe(t *testing.T, root string) (*wire.Conn, *agentSide) {
 	t.Helper()
+	return pipeAs(t, root, runtime.GOOS)
+}
+
+// pipeAs is pipe to an agent that runs goos, as far as the names it can
+// write go.
+func pipeAs(t *testing.T, root, goos string) (*wire.Conn, *agentSide) {
+	t.Helper()
+	apply := filesync.ApplyAs(goos)
 	ar, cw := io.Pipe()
 	cr, aw := io.Pipe()
 	coord := wire.NewConn(cr, cw, cw)
@@ -256,7 +281,7 @@ func pipe(t *testing.T, root string) (*wire.Conn, *agentSide) {
 				a.errs <- err
 				return
 			}
-			done, err := filesync.Apply(ctx, a.conn, root, m.(*wire.SyncManifest))
+			done, err := apply(ctx, a.conn, root, m.(*wire.SyncManifest))
 			if err != nil {
 				a.errs <- err
 				aw.CloseWithError(err)
@@ -338,6 +363,151 @@ func TestSyncEndToEnd(t *testing.T) {
 	}
 	if st.Sent != 6 {
 		t.Errorf("got %d blobs sent; want 6 (one per distinct non-empty content)", st.Sent)
+	}
+}
+
+// A file name holding a backslash or a colon is a name like any other on
+// a receiver that is not Windows: it syncs, with the rest of its package.
+// A Windows receiver leaves out just those entries (and a link to one,
+// and a directory so named with what it holds), writes everything else,
+// and names what it left out.
+func TestSyncOddNames(t *testing.T) {
+	src := t.TempDir()
+	if windows {
+		t.Skip("this machine's file system cannot hold the names to sync")
+	}
+	odd := map[string]string{
+		"testdata/a:b.txt":        "colon",
+		`testdata/back\slash.txt`: "backslash",
+		`testdata/..\..\up.txt`:   "dots and backslashes, one name",
+		"testdata/d:e/inner.txt":  "in a directory with a colon",
+		"testdata/to-colon":       "@a:b.txt",
+		`testdata/to-back`:        `@back\slash.txt`,
+	}
+	plain := map[string]string{
+		"p.go":               "package p",
+		"testdata/plain.txt": "plain",
+		"testdata/to-plain":  "@plain.txt",
+		"testdata/empty/":    "",
+	}
+	write(t, src, odd)
+	write(t, src, plain)
+	trees := []filesync.Tree{{Local: src, Remote: "src/p"}}
+	under := func(files map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range files {
+			out["src/p/"+k] = v
+		}
+		return out
+	}
+	m, err := filesync.Build(trees, nil)
+	if err != nil {
+		t.Fatalf("building a manifest holding odd names: %v", err)
+	}
+
+	t.Run("linux", func(t *testing.T) {
+		dir := t.TempDir()
+		root := filepath.Join(dir, "root")
+		write(t, dir, map[string]string{"root/": "", "up.txt": "mine"})
+		coord, _ := pipeAs(t, root, "linux")
+		st, err := filesync.Push(context.Background(), coord, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := under(plain)
+		for k, v := range under(odd) {
+			want[k] = v
+		}
+		if d := diff(snapshot(t, root), want); d != "" {
+			t.Fatalf("workspace differs: %s", d)
+		}
+		if st.Refused != nil || st.RefusedMore != 0 {
+			t.Fatalf("got %+v refused; want nothing", st.Refused)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, "up.txt")); string(b) != "mine" {
+			t.Fatalf(`a file named ..\..\up.txt was written as ../../up.txt: got %q`, b)
+		}
+		if b, err := os.ReadFile(filepath.Join(root, "src/p/testdata/to-colon")); err != nil || string(b) != "colon" {
+			t.Fatalf("reading through a link to a:b.txt: got %q, %v", b, err)
+		}
+	})
+
+	t.Run("windows", func(t *testing.T) {
+		root := t.TempDir()
+		coord, _ := pipeAs(t, root, "windows")
+		st, err := filesync.Push(context.Background(), coord, m)
+		if err != nil {
+			t.Fatalf("one unnameable file failed the whole sync: %v", err)
+		}
+		if d := diff(snapshot(t, root), under(plain)); d != "" {
+			t.Fatalf("workspace differs: %s", d)
+		}
+		got := map[string]string{}
+		for _, r := range st.Refused {
+			got[r.Path] = r.Why
+		}
+		colon, backslash := `a Windows file name cannot hold ":"`, `a Windows file name cannot hold "\\"`
+		wantRefused := map[string]string{
+			"src/p/testdata/a:b.txt":        colon,
+			`src/p/testdata/back\slash.txt`: backslash,
+			`src/p/testdata/..\..\up.txt`:   backslash,
+			"src/p/testdata/d:e/inner.txt":  colon,
+			"src/p/testdata/to-colon":       "the symbolic link's target: " + colon,
+			"src/p/testdata/to-back":        "the symbolic link's target: " + backslash,
+		}
+		if len(got) != len(wantRefused) || st.RefusedMore != 0 {
+			t.Fatalf("refused %q (and %d more); want %q", got, st.RefusedMore, wantRefused)
+		}
+		for p, why := range wantRefused {
+			if got[p] != why {
+				t.Errorf("refused %q: got %q; want %q", p, got[p], why)
+			}
+		}
+	})
+}
+
+func TestUnwritable(t *testing.T) {
+	tests := []struct {
+		f       wire.SyncFile
+		windows string // why a Windows receiver refuses it; "" when it does not
+	}{
+		{wire.SyncFile{Path: "src/p/testdata/x.txt"}, ""},
+		{wire.SyncFile{Path: "src/p/testdata/a:b.txt"}, `cannot hold ":"`},
+		{wire.SyncFile{Path: `src/p/testdata/back\slash.txt`}, `cannot hold "\\"`},
+		{wire.SyncFile{Path: "src/p/a:b/c", Dir: true}, `cannot hold ":"`},
+		{wire.SyncFile{Path: "src/p/q?.txt"}, `cannot hold "?"`},
+		{wire.SyncFile{Path: "src/p/tab\tname"}, "control character 0x09"},
+		{wire.SyncFile{Path: "src/p/l", Link: "a:b"}, `link's target: a Windows file name cannot hold ":"`},
+		{wire.SyncFile{Path: "src/p/l", Link: `..\..\x`}, `link's target: a Windows file name cannot hold "\\"`},
+		{wire.SyncFile{Path: "src/p/l", Link: "../x"}, ""},
+	}
+	for _, tt := range tests {
+		for _, goos := range []string{"linux", "darwin", "freebsd"} {
+			if why := filesync.Unwritable(tt.f, goos); why != "" {
+				t.Errorf("Unwritable(%+v, %s) = %q; want \"\"", tt.f, goos, why)
+			}
+		}
+		why := filesync.Unwritable(tt.f, "windows")
+		if (why == "") != (tt.windows == "") || !strings.Contains(why, tt.windows) {
+			t.Errorf("Unwritable(%+v, windows) = %q; want %q", tt.f, why, tt.windows)
+		}
+	}
+}
+
+// A Windows agent names at most wire.MaxRefused entries it left out, and
+// counts the rest, so its answer stays small.
+func TestRefusedListIsBounded(t *testing.T) {
+	m := &wire.SyncManifest{Trees: []string{"t"}}
+	for i := range wire.MaxRefused + 7 {
+		m.Files = append(m.Files, wire.SyncFile{Path: "t/" + strings.Repeat("x", i) + ":y", Hash: hashOf("")})
+	}
+	m.Files = append(m.Files, wire.SyncFile{Path: "t/ok", Hash: hashOf("")})
+	kept, refused, more := filesync.Writable(m, "windows")
+	if len(kept.Files) != 1 || kept.Files[0].Path != "t/ok" || len(refused) != wire.MaxRefused || more != 7 {
+		t.Fatalf("got %d kept, %d named, %d more; want 1, %d, 7", len(kept.Files), len(refused), more, wire.MaxRefused)
+	}
+	if kept, refused, more := filesync.Writable(m, "linux"); len(kept.Files) != len(m.Files) || refused != nil || more != 0 {
+		t.Fatalf("linux: got %d kept, %d named, %d more; want all kept", len(kept.Files), len(refused), more)
 	}
 }
 

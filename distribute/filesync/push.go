@@ -21,6 +21,11 @@ type Stats struct {
 	Wire    int64 // frame bytes Push wrote, manifest included
 	Written int   // entries the agent (re)wrote
 	Removed int   // stale entries the agent removed
+	// Refused names the entries the agent left out, since its file system
+	// cannot hold their names (see Unwritable); RefusedMore counts those
+	// beyond the named ones. The rest of the sync went ahead.
+	Refused     []wire.SyncRefused
+	RefusedMore int
 }
 
 // Conn is one end of a stream between a coordinator and an agent;
@@ -62,6 +67,7 @@ func Push(ctx context.Context, conn Conn, m *Manifest) (st Stats, err error) {
 	var need *wire.SyncNeed
 	switch r := reply.(type) {
 	case *wire.SyncDone:
+		st.Refused, st.RefusedMore = r.Refused, r.RefusedMore
 		return st, fmt.Errorf("the agent refused the sync: %s", r.Err)
 	case *wire.SyncNeed:
 		need = r
@@ -102,6 +108,7 @@ func Push(ctx context.Context, conn Conn, m *Manifest) (st Stats, err error) {
 		return st, fmt.Errorf("%w: expected sync-done, got sync-need", wire.ErrFrame)
 	}
 	st.Written, st.Removed = done.Files, done.Removed
+	st.Refused, st.RefusedMore = done.Refused, done.RefusedMore
 	if done.Err != "" {
 		return st, fmt.Errorf("the agent could not apply the sync: %s", done.Err)
 	}

@@ -327,12 +327,30 @@ const SyncChunk = 1 << 20
 // SyncDone ends a sync: how many entries were written (unchanged ones are
 // not counted), how many stale ones removed, the content bytes received,
 // or why the agent refused or failed.
+//
+// Refused lists manifest entries the agent left out, though the rest of the
+// sync went ahead, because its file system cannot hold their names (a ":"
+// or "\" on Windows); RefusedMore counts those left out beyond the first
+// MaxRefused. Both are absent from an older agent's answer, which refused
+// the whole sync instead.
 type SyncDone struct {
-	Files   int    `json:"files"`
-	Removed int    `json:"removed,omitempty"`
-	Bytes   int64  `json:"bytes"`
-	Err     string `json:"err,omitempty"`
+	Files       int           `json:"files"`
+	Removed     int           `json:"removed,omitempty"`
+	Bytes       int64         `json:"bytes"`
+	Err         string        `json:"err,omitempty"`
+	Refused     []SyncRefused `json:"refused,omitempty"`
+	RefusedMore int           `json:"refused_more,omitempty"`
 }
+
+// SyncRefused is one manifest entry an agent did not write, and why.
+type SyncRefused struct {
+	Path string `json:"path"`
+	Why  string `json:"why"`
+}
+
+// MaxRefused bounds SyncDone.Refused, so the answer to a manifest of many
+// unnameable entries stays small.
+const MaxRefused = 100
 
 // Conn reads and writes frames on one stream. Send is safe for concurrent
 // use; Recv must be called from one goroutine.

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"reflect"
@@ -32,6 +33,8 @@ func TestRoundTrip(t *testing.T) {
 		{"sync-need", KindSyncNeed, &SyncNeed{Hashes: []string{"ab", "cd"}}},
 		{"sync-blob", KindSyncBlob, &SyncBlob{Hash: "ab", Off: 7, Data: []byte("raw\n\x00bytes\n"), Flate: true}},
 		{"sync-done", KindSyncDone, &SyncDone{Files: 2, Removed: 1, Bytes: 9, Err: "x"}},
+		{"sync-done refusing a file", KindSyncDone, &SyncDone{Files: 2, Bytes: 9,
+			Refused: []SyncRefused{{Path: "src/p/testdata/a:b.txt", Why: `a Windows file name cannot hold ":"`}}, RefusedMore: 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,5 +186,32 @@ func TestHearingWatch(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// SyncDone's refused entries are additive: an older agent's answer, which
+// has none, decodes as a sync that left nothing out, and a newer agent's
+// answer decodes into an older coordinator's SyncDone, which lacks the
+// fields, as the same counts.
+func TestSyncDoneRefusedIsAdditive(t *testing.T) {
+	msg, err := Decode(KindSyncDone, []byte(`{"files":3,"bytes":7}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := msg.(*SyncDone); d.Files != 3 || d.Refused != nil || d.RefusedMore != 0 {
+		t.Fatalf("an older agent's answer: got %+v", d)
+	}
+	p, err := json.Marshal(SyncDone{Files: 3, Bytes: 7, Refused: []SyncRefused{{Path: "t/a:b", Why: "x"}}, RefusedMore: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old struct {
+		Files   int    `json:"files"`
+		Removed int    `json:"removed,omitempty"`
+		Bytes   int64  `json:"bytes"`
+		Err     string `json:"err,omitempty"`
+	}
+	if err := json.Unmarshal(p, &old); err != nil || old.Files != 3 || old.Bytes != 7 || old.Err != "" {
+		t.Fatalf("a newer agent's answer to an older coordinator: got %+v, %v", old, err)
 	}
 }
