@@ -191,6 +191,12 @@ func (r *reporter) writeJSON(e distribute.Event) {
 		return
 	}
 	je := jsonEvent{Time: e.Time, Action: e.Action, Package: e.Package, Test: e.Test, Worker: e.Worker, Platform: e.Platform}
+	if r.multi && e.Package != "" && e.Platform != "" {
+		// Each platform's run of a package is a package of its own to a
+		// consumer that does not read Platform (gotestsum, go-junit-report):
+		// named as go test names a package's variants, "pkg [variant]".
+		je.Package += " [" + e.Platform + "]"
+	}
 	switch e.Action {
 	case "output":
 		s := e.Output

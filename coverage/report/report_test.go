@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -237,6 +238,44 @@ func TestHTMLPlatformLines(t *testing.T) {
 	for _, sub := range []string{"linux-amd64", "linux-arm64"} {
 		if _, err := os.Stat(filepath.Join(dir, sub, "calc_calc_go.html")); err != nil {
 			t.Errorf("no page of %s's own: %v", sub, err)
+		}
+	}
+}
+
+// CI reads the figure with a regex over the log. GitLab's documented one
+// for Go ("coverage: \d+.\d+% of statements"; GitLab takes the last match,
+// with RE2, which Go's regexp is) reads the union's figure in every mode,
+// while pytest-cov's ("TOTAL.*\s(\d+%)$") reads the last platform's column
+// in each mode: the reason for the line.
+func TestCoverageLineForCIRegex(t *testing.T) {
+	gitlab := regexp.MustCompile(`coverage: (\d+.\d+)% of statements`)
+	totalRow := regexp.MustCompile(`(?m)TOTAL.*\s(\d+%)$`)
+	// The union covers 3 of 4 statements; linux/arm64 alone covers 1.
+	union := parse(t, "mode: set\nm/a.go:1.1,2.2 2 1\nm/b.go:1.1,1.2 1 1\nm/c.go:1.1,1.2 1 0\n")
+	amd := parse(t, "mode: set\nm/a.go:1.1,2.2 2 1\nm/b.go:1.1,1.2 1 1\nm/c.go:1.1,1.2 1 0\n")
+	arm := parse(t, "mode: set\nm/a.go:1.1,2.2 2 0\nm/b.go:1.1,1.2 1 1\nm/c.go:1.1,1.2 1 0\n")
+	for _, tt := range []struct {
+		name      string
+		platforms []Platform
+	}{
+		{"load mode", nil},
+		{"each mode", []Platform{{Name: "linux/amd64", Profile: amd}, {Name: "linux/arm64", Profile: arm}}},
+	} {
+		var buf strings.Builder
+		if err := Term(&buf, union, tt.platforms, Options{ModulePath: "m"}); err != nil {
+			t.Fatal(err)
+		}
+		all := gitlab.FindAllStringSubmatch(buf.String(), -1)
+		if len(all) == 0 {
+			t.Fatalf("%s: GitLab's regex finds nothing in\n%s", tt.name, buf.String())
+		}
+		if got := all[len(all)-1][1]; got != "75.0" {
+			t.Errorf("%s: GitLab's regex reads %s%%; want the union's 75.0%%\n%s", tt.name, got, buf.String())
+		}
+		if tt.platforms != nil {
+			if m := totalRow.FindStringSubmatch(buf.String()); m == nil || m[1] != "25%" {
+				t.Errorf("%s: the TOTAL row's last figure is %v; this test assumes it is the last platform's 25%%\n%s", tt.name, m, buf.String())
+			}
 		}
 	}
 }
