@@ -189,6 +189,13 @@ type Reporter interface {
 	Note(text string)
 }
 
+// A Starter is a Reporter that is also told when each top-level test
+// starts running, as it happens (Event waits for the test's outcome): a
+// status line can then name the tests that have run for long.
+type Starter interface {
+	Started(platform, pkg, test, worker string, at time.Time)
+}
+
 // Outcome is what a run produced.
 type Outcome struct {
 	// Coverage holds one merged profile per platform name.

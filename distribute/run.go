@@ -647,6 +647,10 @@ func (c *coordinator) onEvent(w *workerState, e *wire.Event) {
 		return
 	}
 	switch e.Action {
+	case "run":
+		if s, ok := c.rep.(Starter); ok {
+			s.Started(u.platform.Name, u.pkg, top, w.ID, time.Now()) // the coordinator's clock, as the status line's
+		}
 	case "pass", "skip":
 		// The test's own verdict is final, whatever happens to its process later.
 		status := map[string]Status{"pass": Passed, "skip": Skipped}[e.Action]

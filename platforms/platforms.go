@@ -58,6 +58,11 @@ type Options struct {
 	// Expect, when set, is told how many packages Ready will be called
 	// for, once the packages are known and before any is ready.
 	Expect func(n int)
+	// Estimate, when set, is called (from another goroutine, once per
+	// package with test files) with the tests the package's source
+	// declares, as soon as the packages are listed and while they build:
+	// a count of the run's tests from its start. Ready's list is exact.
+	Estimate func(pkg string, tests []string)
 }
 
 // Package is one package under test.
@@ -335,6 +340,18 @@ func (b *Built) BuildTests(ctx context.Context, opt Options) error {
 	}
 	if opt.Expect != nil {
 		opt.Expect(withTests)
+	}
+	if opt.Estimate != nil {
+		go func() {
+			for _, p := range b.Packages {
+				if ctx.Err() != nil {
+					return
+				}
+				if tests, err := p.SourceTests(); err == nil && len(tests) > 0 {
+					opt.Estimate(p.ImportPath, tests)
+				}
+			}
+		}()
 	}
 
 	// The build and the zero-coverage step run side by side.

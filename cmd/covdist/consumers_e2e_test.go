@@ -44,7 +44,11 @@ func TestGotestsumReadsJSON(t *testing.T) {
 	junit := filepath.Join(t.TempDir(), "junit.xml")
 	cmd := exec.Command(gotestsum, "--format=standard-quiet", "--junitfile", junit, "--raw-command", "--", covdist, "-n", "2", "--json", "./...")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir(), "GOFLAGS=-mod=mod")
+	vars, err := hostGoEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir(), "GOCACHE="+vars["GOCACHE"], "GOFLAGS=-mod=mod")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {

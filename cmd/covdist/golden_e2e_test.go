@@ -46,7 +46,14 @@ func TestGoldenTermE2E(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := regexp.MustCompile(`\(in [0-9.]+s on `).ReplaceAll(stdout.Bytes(), []byte("(in X.XXs on "))
+	// A line per finished package comes first, in the order they finish:
+	// counted here, and out of the golden file.
+	pkgLine := regexp.MustCompile(`(?m)^ok  \t\S+\t[0-9.]+s\n`)
+	if n := len(pkgLine.FindAll(stdout.Bytes(), -1)); n != 3 {
+		t.Errorf("got %d package lines; want one per package with tests, 3\n%s", n, stdout.String())
+	}
+	got := pkgLine.ReplaceAll(stdout.Bytes(), nil)
+	got = regexp.MustCompile(`\(in [0-9.]+s on `).ReplaceAll(got, []byte("(in X.XXs on "))
 	got = golden.Normalize(got,
 		"platform "+runtime.GOOS+"/"+runtime.GOARCH+", "+strings.TrimSpace(string(goVersion)), "platform GOOS/GOARCH, GOVERSION")
 	golden.Assert(t, "e2e/term.txt", got)

@@ -10,10 +10,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/covdist/covdist/distribute"
+	"github.com/covdist/covdist/internal/progress"
 	"github.com/mattn/go-isatty"
 )
 
@@ -27,13 +27,15 @@ type terminal struct {
 	tty    io.Writer // stderr when it is a terminal, else nil
 	shown  bool
 	last   string // the status line, without the time
+	extra  func() string // more for the status line at each redraw
+	drawn  time.Time     // when it was last drawn
 	start  time.Time
 	stop   chan struct{}
 }
 
 func newTerminal(out, stderr io.Writer) *terminal {
 	t := &terminal{out: out, start: time.Now(), stop: make(chan struct{})}
-	if f, ok := stderr.(*os.File); ok && isTerminal(f) && os.Getenv("TERM") != "dumb" {
+	if f, ok := stderr.(*os.File); ok && isTerminal(f) && os.Getenv("TERM") != "dumb" && !inCI() {
 		t.tty = f
 		go t.tick()
 	}
@@ -68,6 +70,24 @@ func (t *terminal) close() {
 	t.clear()
 }
 
+// inCI tells whether the run is a CI job's (CI set, as every CI service
+// sets it): its log keeps every byte, so a status line redrawn with
+// "\r\x1b[K" twice a second would fill it, even under a pseudo-terminal.
+func inCI() bool {
+	switch strings.ToLower(os.Getenv("CI")) {
+	case "", "0", "false", "no":
+		return false
+	}
+	return true
+}
+
+// setExtra sets what is added to the status line at each redraw.
+func (t *terminal) setExtra(f func() string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.extra = f
+}
+
 // isTerminal tells whether f is a terminal: not merely a character device,
 // which /dev/null is too.
 func isTerminal(f *os.File) bool {
@@ -84,13 +104,26 @@ func (t *terminal) setStatus(s string) {
 		s = s[:90]
 	}
 	t.last = s
-	t.draw()
+	// Drawn at most ten times a second: a run of many quick tests would
+	// spend its time writing the terminal. The ticker draws the latest.
+	if time.Since(t.drawn) >= 100*time.Millisecond {
+		t.draw()
+	}
 }
 
 // draw writes the status line; t.mu is held.
 func (t *terminal) draw() {
-	fmt.Fprintf(t.tty, "\r\x1b[K%s  %.0fs", t.last, time.Since(t.start).Seconds())
-	t.shown = true
+	line := fmt.Sprintf("%s  %.0fs", t.last, time.Since(t.start).Seconds())
+	if t.extra != nil {
+		if x := t.extra(); x != "" {
+			line += "  " + x
+		}
+	}
+	if len(line) > 120 { // one line on most terminals: no wrap to redraw
+		line = line[:117] + "..."
+	}
+	fmt.Fprintf(t.tty, "\r\x1b[K%s", line)
+	t.shown, t.drawn = true, time.Now()
 }
 
 // clear erases the status line for good, until a new status comes.
@@ -127,7 +160,8 @@ type reporter struct {
 	term     *terminal
 	human    io.Writer
 	json     *json.Encoder
-	total    *atomic.Int64 // tests collected so far; grows while packages build
+	total    *progress.Count // tests the run will report, counted from its start
+	running  progress.Running
 	multi    bool
 	start    time.Time
 	done     int
@@ -150,11 +184,10 @@ type reporter struct {
 	failures   []distribute.Result
 	notPassed  testSet // failed, crashed or not run: what -f runs again
 	junit      []distribute.Result
-	lastStatus time.Time
 	everUp     map[string]bool // workers that came up at least once
 }
 
-func newReporter(o *options, term *terminal, jsonW io.Writer, human io.Writer, total *atomic.Int64, multi bool) *reporter {
+func newReporter(o *options, term *terminal, jsonW io.Writer, human io.Writer, total *progress.Count, multi bool) *reporter {
 	r := &reporter{o: o, term: term, human: human, total: total, multi: multi, start: time.Now(), perPlat: make(map[string]*[4]int),
 		notPassed: make(testSet), notRunWhy: make(map[string][]string), pkgOut: make(map[string]string), pkgBad: make(map[string]bool), hinted: make(map[string]bool)}
 	if jsonW != nil {
@@ -163,7 +196,26 @@ func newReporter(o *options, term *terminal, jsonW io.Writer, human io.Writer, t
 	if o.junitXML != "" {
 		r.junit = []distribute.Result{}
 	}
+	term.setExtra(func() string {
+		if slow := r.running.Slow(time.Now(), slowAfter, 2); slow != "" {
+			return "running " + slow
+		}
+		return ""
+	})
 	return r
+}
+
+// slowAfter is how long a test runs before the status line names it.
+const slowAfter = 5 * time.Second
+
+// Started is told when a test starts: the status line names it if it runs
+// for long.
+func (r *reporter) Started(platform, pkg, test, worker string, at time.Time) {
+	name := test
+	if r.multi {
+		name += " [" + platform + "]"
+	}
+	r.running.Start(platform+"\x00"+pkg+"\x00"+test, name, at)
 }
 
 // jsonEvent is go test -json's TestEvent plus where the test ran.
@@ -223,6 +275,7 @@ func (r *reporter) where(res distribute.Result) string {
 }
 
 func (r *reporter) Result(res distribute.Result) {
+	r.running.Stop(res.Platform + "\x00" + res.Package + "\x00" + res.Test)
 	r.done++
 	c := r.perPlat[res.Platform]
 	if c == nil {
@@ -270,16 +323,13 @@ func (r *reporter) Result(res distribute.Result) {
 			r.printResult(res, false)
 		}
 	}
-	total := int(r.total.Load())
-	if time.Since(r.lastStatus) > 100*time.Millisecond || r.done == total {
-		r.lastStatus = time.Now()
-		pct := 100
-		if total > 0 {
-			pct = 100 * r.done / total
-		}
-		r.term.status(fmt.Sprintf("[%d/%d] %d%%  %d passed, %d failed", r.done, total, pct,
-			r.passed, r.failed+r.crashed))
+	total := max(r.total.Total(), r.done)
+	pct := 100
+	if total > 0 {
+		pct = 100 * r.done / total
 	}
+	r.term.status(fmt.Sprintf("[%d/%d] %d%%  %d passed, %d failed", r.done, total, pct,
+		r.passed, r.failed+r.crashed))
 }
 
 func (r *reporter) printResult(res distribute.Result, withOutput bool) {
@@ -329,17 +379,17 @@ func (r *reporter) PackageDone(platform, pkg string, failed bool, elapsed float6
 		}
 	}
 	delete(r.pkgOut, platform+"\x00"+pkg)
-	if r.o.verbose || failed {
-		word := "ok  "
-		if failed {
-			word = "FAIL"
-		}
-		suffix := ""
-		if r.multi {
-			suffix = " [" + platform + "]"
-		}
-		r.term.printf("%s\t%s\t%.3fs%s\n", word, pkg, elapsed, suffix)
+	// A line per package, always, as go test prints: a CI log is not
+	// silent for the minutes a big module takes.
+	word := "ok  "
+	if failed {
+		word = "FAIL"
 	}
+	suffix := ""
+	if r.multi {
+		suffix = " [" + platform + "]"
+	}
+	r.term.printf("%s\t%s\t%.3fs%s\n", word, pkg, elapsed, suffix)
 }
 
 func (r *reporter) Worker(w distribute.WorkerEvent) {
@@ -433,7 +483,11 @@ func (r *reporter) summary(d time.Duration, workers int) {
 		// run went on without them, and says so.
 		on = fmt.Sprintf("%d of %d", len(r.everUp), workers)
 	}
-	tail := fmt.Sprintf("in %.2fs on %s workers", d.Seconds(), on)
+	noun := "workers"
+	if workers == 1 {
+		noun = "worker"
+	}
+	tail := fmt.Sprintf("in %.2fs on %s %s", d.Seconds(), on, noun)
 	if len(extra) > 0 {
 		tail = strings.Join(extra, ", ") + "; " + tail
 	}

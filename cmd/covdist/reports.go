@@ -21,7 +21,11 @@ import (
 func checkReport(r string) error {
 	kind, dest, hasDest := strings.Cut(r, ":")
 	switch kind {
-	case "term", "term-missing", "skip-covered":
+	case "term", "term-missing":
+		if hasDest && dest != "skip-covered" { // pytest-cov's term-missing:skip-covered
+			return fmt.Errorf("--cov-report %q: %s writes to the terminal and takes no destination (but :skip-covered, as pytest-cov's)", r, kind)
+		}
+	case "skip-covered":
 		if hasDest {
 			return fmt.Errorf("--cov-report %q: %s writes to the terminal and takes no destination", r, kind)
 		}
@@ -30,11 +34,35 @@ func checkReport(r string) error {
 			return fmt.Errorf("--cov-report %q: empty destination", r)
 		}
 	case "":
-		return fmt.Errorf("--cov-report %q: empty report type", r)
+		if hasDest {
+			return fmt.Errorf("--cov-report %q: empty report type", r)
+		}
+		// --cov-report= asks for no report, as pytest-cov's does.
 	default:
 		return fmt.Errorf("--cov-report %q: unknown type %q (want term, term-missing, skip-covered, out, json, xml, lcov or html)", r, kind)
 	}
 	return nil
+}
+
+// expandReports is the --cov-report list to write: term when none is
+// given; none for "--cov-report=" (pytest-cov's way to ask for no report);
+// "term-missing:skip-covered" as the two reports it names.
+func expandReports(reports []string) []string {
+	if len(reports) == 0 {
+		return []string{"term"}
+	}
+	var out []string
+	for _, r := range reports {
+		kind, dest, _ := strings.Cut(r, ":")
+		switch {
+		case r == "":
+		case (kind == "term" || kind == "term-missing") && dest == "skip-covered":
+			out = append(out, kind, dest)
+		default:
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 var defaultDest = map[string]string{
@@ -66,10 +94,7 @@ func writeReports(w io.Writer, o *options, cols []platformCoverage, modulePath, 
 	}
 	cols = profiles
 	opt := report.Options{ModulePath: modulePath, Precision: o.covPrecision}
-	reports := o.covReports
-	if len(reports) == 0 {
-		reports = []string{"term"}
-	}
+	reports := expandReports(o.covReports)
 	termShown := false
 	// A report that cannot be written does not keep the others from
 	// being: each one failed is named, and the run exits 2.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/covdist/covdist/coverage"
 	"github.com/covdist/covdist/distribute"
+	"github.com/covdist/covdist/internal/progress"
 	"github.com/covdist/covdist/distribute/xspec"
 	"github.com/covdist/covdist/internal/scratch"
 	"github.com/covdist/covdist/platforms"
@@ -209,7 +210,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
-	var collected atomic.Int64
+	var count progress.Count // tests the run will report, from its start
 	var arrived arrivals
 	var wg sync.WaitGroup
 	for i, b := range built {
@@ -231,6 +232,18 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 					case <-runCtx.Done():
 					}
 				},
+				Estimate: func(pkg string, tests []string) {
+					if only != nil {
+						tests = only.filter(pkg, tests)
+					}
+					n := 0
+					for _, t := range tests {
+						if o.selected(t) {
+							n++
+						}
+					}
+					count.Estimate(b.Name, pkg, n)
+				},
 				Ready: func(p *platforms.Package) {
 					if only != nil {
 						p.Tests = only.filter(p.ImportPath, p.Tests)
@@ -239,7 +252,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 						p.Tests = slices.DeleteFunc(p.Tests, func(t string) bool { return !o.selected(t) })
 					}
 					arrived.add(i, p.ImportPath)
-					collected.Add(int64(len(p.Tests)))
+					count.Exact(b.Name, p.ImportPath, len(p.Tests))
 					select {
 					case feed <- distribute.Arrival{Platform: b.Name, Package: p.ImportPath,
 						Binary: distribute.Binary{Path: p.Binary, Dir: p.Dir}, Tests: p.Tests}:
@@ -262,7 +275,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 		close(feed)
 	}()
 
-	rep := newReporter(o, term, jsonW, human, &collected, len(plan.Platforms) > 1)
+	rep := newReporter(o, term, jsonW, human, &count, len(plan.Platforms) > 1)
 	rep.notBuilt = make(map[string]string)
 	for _, pl := range plan.Platforms {
 		rep.order = append(rep.order, pl.Name)
