@@ -59,8 +59,8 @@ merges every profile and prints one Stmts/Miss/Cover table.
 
 Usage:
   covdist [flags] [packages] [-- flags for the test binaries]
-  covdist merge  [report flags] PROFILE...   merge Go coverprofiles made elsewhere
-  covdist report [report flags] PROFILE      report on one coverprofile
+  covdist merge  [report flags] PROFILE|GOCOVERDIR...   merge profiles made elsewhere
+  covdist report [report flags] PROFILE|GOCOVERDIR      report on one
   covdist serve  [--listen ADDR] --authorized-keys FILE   workers for --tx socket=
 
 Packages default to ./... (every package of the module below the current
@@ -75,6 +75,9 @@ Examples:
   covdist -n 4 ./... -- -short          pass -short to every test binary
   covdist -x --timeout=30s ./pkg/...    stop at the first failure, 30s per test
   covdist -f -n 2 ./...                 on each save, rerun what failed until it passes
+  covdist merge --cov-report=out:all.out unit.out covdir/
+                                        add what a go build -cover binary wrote
+                                        to GOCOVERDIR=covdir to a run's profile
   covdist --tx 4*ssh=build@arm1 --tx 2*popen ./...   remote and local workers together
   covdist --dist=each --tx 2*popen --tx popen//goarch=386 \
       --tx 'popen//goarch=arm64//exec=qemu-aarch64' --tx popen//go=go1.24.0 ./...

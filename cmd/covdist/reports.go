@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/covdist/covdist/coverage"
+	"github.com/covdist/covdist/coverage/covdata"
 	"github.com/covdist/covdist/coverage/gate"
 	"github.com/covdist/covdist/coverage/report"
 	"github.com/spf13/pflag"
@@ -250,8 +251,33 @@ func checkGates(w io.Writer, o *options, combined *coverage.Profile, cols []plat
 	return exitOK
 }
 
-// runMerge is covdist merge and covdist report: read Go coverprofiles made
-// elsewhere, merge them, and report as a test run would.
+const mergeUsage = `Usage: covdist merge [flags] PROFILE|GOCOVERDIR...
+
+Merge Go coverprofiles (set: OR, count/atomic: sum) and report on the result.
+A directory is read as a GOCOVERDIR, the binary coverage data that programs
+built with 'go build -cover' write (as 'go tool covdata textfmt' reads it);
+profiles and directories mix in one command. A block whose statement count
+differs between two inputs, or inputs of different modes, is an error naming
+both.
+
+Examples:
+  covdist merge a.out b.out --cov-report=lcov:merged.lcov
+  go build -cover -o prog . && mkdir cov && GOCOVERDIR=cov ./prog && covdist merge cov unit.out
+
+Flags:
+`
+
+const reportUsage = `Usage: covdist report [flags] PROFILE|GOCOVERDIR
+
+Report on one Go coverprofile, or on the binary coverage data of one
+GOCOVERDIR directory.
+
+Flags:
+`
+
+// runMerge is covdist merge and covdist report: read Go coverprofiles and
+// GOCOVERDIR directories made elsewhere, merge them, and report as a test
+// run would.
 func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, many bool) int {
 	name := "report"
 	if many {
@@ -265,9 +291,9 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, many
 	modulePath := fs.String("module", "", "import path `prefix` to strip from file names (default: from go.mod in the current directory)")
 	fs.Usage = func() {
 		if many {
-			fmt.Fprintf(stderr, "Usage: covdist merge [flags] PROFILE...\n\nMerge Go coverprofiles (set: OR, count/atomic: sum) and report on the result.\nA block whose statement count differs between two files, or files of different modes, is an error naming both.\n\nFlags:\n")
+			fmt.Fprint(stderr, mergeUsage)
 		} else {
-			fmt.Fprintf(stderr, "Usage: covdist report [flags] PROFILE\n\nReport on one Go coverprofile.\n\nFlags:\n")
+			fmt.Fprint(stderr, reportUsage)
 		}
 		fs.PrintDefaults()
 	}
@@ -297,7 +323,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, many
 	o.covMins = mins
 	merged := coverage.New("")
 	for _, f := range files {
-		p, err := coverage.ParseFile(f)
+		p, err := readInput(f)
 		if err != nil {
 			fmt.Fprintf(stderr, "covdist %s: %v\n", name, err)
 			return exitUsage
@@ -318,6 +344,26 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, many
 	}
 	_ = ctx
 	return code
+}
+
+// readInput reads one input of covdist merge or report: a directory as a
+// GOCOVERDIR (every binary's meta-data and counter files in it), anything
+// else as a text coverprofile. A file of a coverage directory on its own is
+// refused before the text parser sees it, whose error would quote its
+// binary content.
+func readInput(name string) (*coverage.Profile, error) {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return covdata.ReadProfile(name)
+	}
+	if covdata.IsDataFile(name) {
+		return nil, fmt.Errorf("%s is a file of a Go coverage directory (GOCOVERDIR), not a text coverprofile: pass its directory, %s, to read it with the rest of its files",
+			name, filepath.Dir(name))
+	}
+	return coverage.ParseFile(name)
 }
 
 func modulePathFromGoMod(name string) string {

@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -596,4 +597,113 @@ func (r *Reader) ReadDir(dir string, pid int) (*Run, error) {
 		}
 	}
 	return run, nil
+}
+
+// ReadProfile reads a whole coverage directory, as go tool covdata textfmt
+// reads one: every block of every binary whose meta-data file is there,
+// with the counts of all that binary's counter files merged in (set: OR,
+// count and atomic: sum), file names as a text coverprofile gives them.
+// Unlike ReadDir it does not pick one process: this is the reading for a
+// GOCOVERDIR that a go build -cover binary filled, run by hand or by
+// integration tests. A directory without meta-data, a counter file whose
+// meta-data is missing, and a corrupt file are errors that name it.
+func ReadProfile(dir string) (*coverage.Profile, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	metas := make(map[string]*Meta)
+	var hashes []string // in file-name order, for an order-independent error
+	var files []counterFile
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if cf, ok := splitCounterName(e.Name()); ok {
+			files = append(files, cf)
+		} else if h, ok := strings.CutPrefix(e.Name(), metaPrefix); ok {
+			metas[h] = nil
+			hashes = append(hashes, h)
+		}
+	}
+	// Counters without their meta-data say more than "no meta-data": the
+	// directory was copied in part.
+	for _, cf := range files {
+		if _, ok := metas[cf.hash]; !ok {
+			return nil, fmt.Errorf("%s: no meta-data file %s beside it: copy the whole coverage directory, not only its counter files",
+				show(filepath.Join(dir, cf.name)), show(metaPrefix+cf.hash))
+		}
+	}
+	if len(hashes) == 0 {
+		return nil, fmt.Errorf("%s holds no Go coverage data (covmeta.* files): is it a GOCOVERDIR?", show(dir))
+	}
+	p := coverage.New("")
+	for _, h := range hashes {
+		name := filepath.Join(dir, metaPrefix+h)
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		m, err := ParseMeta(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", show(name), err)
+		}
+		if m.Hash != h {
+			return nil, formatErr("%s holds the meta-data of %s", show(name), m.Hash)
+		}
+		if err := p.Add(name, m.Mode, m.Blocks()); err != nil {
+			return nil, err
+		}
+		metas[h] = m
+	}
+	for _, cf := range files {
+		name := filepath.Join(dir, cf.name)
+		m := metas[cf.hash]
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		c, err := ParseCounters(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", show(name), err)
+		}
+		hits, err := m.Hits(c)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", show(name), err)
+		}
+		if err := p.Add(name, m.Mode, hits); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// IsDataFile reports whether the file at name is one of a coverage
+// directory's (a meta-data or counter file), by its name or, renamed, by
+// its first bytes: a file to read with its directory, not as a text
+// profile.
+func IsDataFile(name string) bool {
+	base := filepath.Base(name)
+	if strings.HasPrefix(base, metaPrefix) || strings.HasPrefix(base, counterPrefix) {
+		return true
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil {
+		return false
+	}
+	return magic == metaMagic || magic == counterMagic
+}
+
+// show returns a file name for an error message: as it is, or quoted when
+// it holds what a terminal would not print as text.
+func show(name string) string {
+	if q := strconv.Quote(name); q[1:len(q)-1] != name {
+		return q
+	}
+	return name
 }

@@ -198,6 +198,14 @@ func TestReadDirMatchesTextProfile(t *testing.T) {
 			if mode != "set" && !strings.Contains(got, "example.com/m/p/p.go:14.25,15.15 1 13") {
 				t.Errorf("Loop's inner block should count 10+3 runs:\n%s", got)
 			}
+			// The whole directory, every process's counters, says the same.
+			all, err := ReadProfile(covdir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := profileText(t, all), profileText(t, want); g != w {
+				t.Errorf("ReadProfile: got profile\n%s\nwant\n%s", g, w)
+			}
 		})
 	}
 }
@@ -366,5 +374,51 @@ func TestHitsMismatch(t *testing.T) {
 	other.MetaHash = "00"
 	if _, err := m.Hits(&other); err == nil {
 		t.Errorf("counters of another binary: got no error")
+	}
+}
+
+func TestReadProfileErrors(t *testing.T) {
+	// A subdirectory named like a meta-data file is not one.
+	sub := t.TempDir()
+	os.Mkdir(filepath.Join(sub, "covmeta.00"), 0o755)
+	if _, err := ReadProfile(sub); err == nil || !strings.Contains(err.Error(), "holds no Go coverage data") {
+		t.Errorf("a directory named covmeta.00: got %v; want an error saying there is no coverage data", err)
+	}
+	// The directory's own names reach the error quoted where a terminal
+	// would not print them as text.
+	odd := t.TempDir()
+	os.WriteFile(filepath.Join(odd, "covcounters.\x1b[2J.1.2"), nil, 0o644)
+	_, err := ReadProfile(odd)
+	if err == nil || !strings.Contains(err.Error(), `\x1b[2J`) || strings.ContainsRune(err.Error(), 0x1b) {
+		t.Errorf("counters of an odd name without meta-data: got %q; want an error quoting the name", err)
+	}
+}
+
+func TestIsDataFile(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string][]byte{
+		"covmeta.00":  []byte("mode: set\n"),
+		"cover.out":   []byte("mode: set\n"),
+		"renamed.bin": append(counterMagic[:], 1, 0, 0, 0),
+		"short":       {0},
+	}
+	for name, b := range files {
+		os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{"covmeta.00", true},
+		{"covcounters.00.1.2", true}, // by its name, even missing
+		{"cover.out", false},
+		{"renamed.bin", true},
+		{"short", false},
+		{"missing", false},
+	}
+	for _, tt := range tests {
+		if got := IsDataFile(filepath.Join(dir, tt.name)); got != tt.want {
+			t.Errorf("IsDataFile(%s) = %v; want %v", tt.name, got, tt.want)
+		}
 	}
 }
