@@ -26,7 +26,7 @@ type terminal struct {
 	status func(string)
 	tty    io.Writer // stderr when it is a terminal, else nil
 	shown  bool
-	last   string // the status line, without the time
+	last   string        // the status line, without the time
 	extra  func() string // more for the status line at each redraw
 	drawn  time.Time     // when it was last drawn
 	start  time.Time
@@ -175,16 +175,16 @@ type reporter struct {
 	notBuilt map[string]string  // platforms that could not build: what failed
 	// notRunWhy lists tests not run by reason (and platform, in each
 	// mode), so that the summary says which and why without -v.
-	notRunWhy  map[string][]string
-	pkgOut     map[string]string // a package's own output, by platform and package
-	pkgFailed  int               // packages that failed, with or without a failed test
-	pkgBad     map[string]bool   // packages with a test failed, crashed or not run
-	pkgAlone   int               // packages that failed with every test passed or skipped
-	hinted     map[string]bool   // hints given, each once
-	failures   []distribute.Result
-	notPassed  testSet // failed, crashed or not run: what -f runs again
-	junit      []distribute.Result
-	everUp     map[string]bool // workers that came up at least once
+	notRunWhy map[string][]string
+	pkgOut    map[string]string // a package's own output, by platform and package
+	pkgFailed int               // packages that failed, with or without a failed test
+	pkgBad    map[string]bool   // packages with a test failed, crashed or not run
+	pkgAlone  int               // packages that failed with every test passed or skipped
+	hinted    map[string]bool   // hints given, each once
+	failures  []distribute.Result
+	notPassed testSet // failed, crashed or not run: what -f runs again
+	junit     []distribute.Result
+	everUp    map[string]bool // workers that came up at least once
 }
 
 func newReporter(o *options, term *terminal, jsonW io.Writer, human io.Writer, total *progress.Count, multi bool) *reporter {

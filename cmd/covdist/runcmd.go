@@ -18,8 +18,8 @@ import (
 
 	"github.com/covdist/covdist/coverage"
 	"github.com/covdist/covdist/distribute"
-	"github.com/covdist/covdist/internal/progress"
 	"github.com/covdist/covdist/distribute/xspec"
+	"github.com/covdist/covdist/internal/progress"
 	"github.com/covdist/covdist/internal/scratch"
 	"github.com/covdist/covdist/platforms"
 	"github.com/spf13/pflag"
