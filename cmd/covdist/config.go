@@ -133,8 +133,11 @@ func loadConfig(path string) (*fileConfig, error) {
 		}
 		cfg.NumProcesses = n
 	}
-	if unknown := configUnknownKeys(&md); len(unknown) > 0 {
-		return nil, bad("%s", strings.Join(unknown, "; "))
+	if unknown := configUnknownKeys(&md, string(data)); len(unknown) > 0 {
+		for i, u := range unknown {
+			unknown[i] = path + u
+		}
+		return nil, errors.New(strings.Join(unknown, "\n"))
 	}
 
 	for _, list := range []struct {
@@ -235,7 +238,8 @@ func configNumProcesses(md *toml.MetaData, p toml.Primitive) (string, error) {
 
 // configUnknownKeys describes each key the file has that covdist does not
 // read, with a hint when it looks like a misspelt known key.
-func configUnknownKeys(md *toml.MetaData) []string {
+// Each is ":LINE: MESSAGE", to follow the file's name.
+func configUnknownKeys(md *toml.MetaData, text string) []string {
 	undecoded := make(map[string]bool)
 	for _, k := range md.Undecoded() {
 		undecoded[k.String()] = true
@@ -255,9 +259,45 @@ func configUnknownKeys(md *toml.MetaData) []string {
 		if len(k) == 1 && fixed != k[0] && slices.Contains(configKeys, fixed) {
 			msg += fmt.Sprintf(" (did you mean %q?)", fixed)
 		}
-		out = append(out, msg)
+		where := ""
+		if line := configKeyLine(text, k); line > 0 {
+			where = fmt.Sprintf(":%d", line)
+		}
+		out = append(out, where+": "+msg)
 	}
 	return out
+}
+
+// configKeyLine finds the line of text that defines key: a table's header,
+// or a key's "name =" line (within its table, for a key of one). The toml
+// package knows positions but does not tell them; 0 when not found.
+func configKeyLine(text string, key toml.Key) int {
+	lines := strings.Split(text, "\n")
+	quoted := func(name string) string {
+		return `(?:` + regexp.QuoteMeta(name) + `|"` + regexp.QuoteMeta(name) + `"|'` + regexp.QuoteMeta(name) + `')`
+	}
+	assign := func(name string) *regexp.Regexp {
+		return regexp.MustCompile(`^\s*` + quoted(name) + `\s*[=.]`)
+	}
+	header := func(name string) *regexp.Regexp {
+		return regexp.MustCompile(`^\s*\[\[?\s*` + quoted(name) + `\s*[\].]`)
+	}
+	from := 0
+	if len(key) > 1 {
+		for i, l := range lines {
+			if header(key[0]).MatchString(l) {
+				from = i + 1
+				break
+			}
+		}
+	}
+	name := key[len(key)-1]
+	for i := from; i < len(lines); i++ {
+		if assign(name).MatchString(lines[i]) || (len(key) == 1 && header(name).MatchString(lines[i])) {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // configLineRE matches the errors the toml package makes while decoding into

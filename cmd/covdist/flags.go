@@ -161,6 +161,9 @@ func setupFlags(name string) (*pflag.FlagSet, *options) {
 	fs.BoolVarP(&o.exitFirst, "exitfirst", "x", false, "stop at the first failing test")
 	fs.IntVar(&o.maxFail, "maxfail", 0, "stop after `N` failing tests")
 	fs.IntVar(&o.maxWorkerRestart, "max-worker-restart", -1, "restart crashed workers at most `N` times in all (default 4 per worker)")
+	// -1 means "4 per worker", which the usage says: pflag would add
+	// "(default -1)" for a default that is not the type's zero.
+	fs.Lookup("max-worker-restart").DefValue = "0"
 	fs.DurationVar(&o.timeout, "timeout", 0, "end any single test running longer than `d` and report it crashed (default 10m)")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print every test's result and worker start-up")
 	fs.StringVarP(&o.config, "config", "c", "", "read defaults from `file` (default: covdist.toml at the module root)")

@@ -23,14 +23,44 @@ type junitSuites struct {
 }
 
 type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Skipped  int         `xml:"skipped,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Time     string      `xml:"time,attr"`
-	Cases    []junitCase `xml:"testcase"`
+	Name       string           `xml:"name,attr"`
+	Tests      int              `xml:"tests,attr"`
+	Failures   int              `xml:"failures,attr"`
+	Skipped    int              `xml:"skipped,attr"`
+	Errors     int              `xml:"errors,attr"`
+	Time       string           `xml:"time,attr"`
+	Timestamp  string           `xml:"timestamp,attr,omitempty"`
+	Properties *junitProperties `xml:"properties,omitempty"`
+	Cases      []junitCase      `xml:"testcase"`
 }
+
+type junitProperties struct {
+	Property []junitProperty `xml:"property"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+// junitRun is what the JUnit file says of the run beside its results.
+type junitRun struct {
+	start time.Time         // the suites' timestamp
+	took  time.Duration     // the whole run
+	goVer map[string]string // a platform's Go version, "go1.26.8 linux/amd64"
+	// subtests are the final events of subtests, by platform, package
+	// and top-level test, each a test case after its parent's, as
+	// gotestsum writes them; their output beside.
+	subtests map[string][]subtest
+}
+
+// subtest is one subtest's verdict.
+type subtest struct {
+	name, action, output string
+	elapsed              float64
+}
+
+func subtestKey(platform, pkg, top string) string { return platform + "\x00" + pkg + "\x00" + top }
 
 type junitCase struct {
 	Name      string        `xml:"name,attr"`
@@ -49,7 +79,7 @@ type junitMessage struct {
 
 // writeJUnit writes one testsuite per package (and platform, when several),
 // the shape Jenkins, GitLab and GitHub test reporters read.
-func writeJUnit(path string, results []distribute.Result, d time.Duration) error {
+func writeJUnit(path string, results []distribute.Result, run junitRun) error {
 	distribute.SortResults(results)
 	plats := map[string]bool{}
 	for _, r := range results {
@@ -57,7 +87,7 @@ func writeJUnit(path string, results []distribute.Result, d time.Duration) error
 	}
 	suites := map[string]*junitSuite{}
 	var order []string
-	all := junitSuites{Time: fmt.Sprintf("%.3f", d.Seconds())}
+	all := junitSuites{Time: fmt.Sprintf("%.3f", run.took.Seconds())}
 	for _, r := range results {
 		name := r.Package
 		if len(plats) > 1 {
@@ -66,6 +96,12 @@ func writeJUnit(path string, results []distribute.Result, d time.Duration) error
 		s := suites[name]
 		if s == nil {
 			s = &junitSuite{Name: name}
+			if !run.start.IsZero() {
+				s.Timestamp = run.start.UTC().Format(time.RFC3339)
+			}
+			if v := run.goVer[r.Platform]; v != "" {
+				s.Properties = &junitProperties{Property: []junitProperty{{Name: "go.version", Value: v}}}
+			}
 			suites[name] = s
 			order = append(order, name)
 		}
@@ -95,12 +131,28 @@ func writeJUnit(path string, results []distribute.Result, d time.Duration) error
 		}
 		s.Tests++
 		s.Cases = append(s.Cases, c)
+		for _, sub := range run.subtests[subtestKey(r.Platform, r.Package, r.Test)] {
+			sc := junitCase{Name: sub.name, Classname: name, Time: fmt.Sprintf("%.3f", sub.elapsed)}
+			switch sub.action {
+			case "fail":
+				sc.Failure = &junitMessage{Message: "Failed", Body: sub.output}
+				s.Failures++
+			case "skip":
+				sc.Skipped = &junitMessage{Message: "Skipped", Body: sub.output}
+				s.Skipped++
+			}
+			s.Tests++
+			s.Cases = append(s.Cases, sc)
+		}
 	}
 	sort.Strings(order)
 	for _, n := range order {
 		s := suites[n]
 		var t float64
 		for _, c := range s.Cases {
+			if strings.Contains(c.Name, "/") {
+				continue // inside its parent's time
+			}
 			var f float64
 			fmt.Sscan(c.Time, &f)
 			t += f

@@ -184,7 +184,9 @@ type reporter struct {
 	failures  []distribute.Result
 	notPassed testSet // failed, crashed or not run: what -f runs again
 	junit     []distribute.Result
-	everUp    map[string]bool // workers that came up at least once
+	subtests  map[string][]subtest        // for JUnit, by subtestKey
+	subOut    map[string]*strings.Builder // a subtest's output until its verdict
+	everUp    map[string]bool             // workers that came up at least once
 }
 
 func newReporter(o *options, term *terminal, jsonW io.Writer, human io.Writer, total *progress.Count, multi bool) *reporter {
@@ -195,6 +197,8 @@ func newReporter(o *options, term *terminal, jsonW io.Writer, human io.Writer, t
 	}
 	if o.junitXML != "" {
 		r.junit = []distribute.Result{}
+		r.subtests = make(map[string][]subtest)
+		r.subOut = make(map[string]*strings.Builder)
 	}
 	term.setExtra(func() string {
 		if slow := r.running.Slow(time.Now(), slowAfter, 2); slow != "" {
@@ -231,11 +235,40 @@ type jsonEvent struct {
 }
 
 func (r *reporter) Event(e distribute.Event) {
+	if r.subtests != nil {
+		r.junitSubtest(e)
+	}
 	if e.Action == "output" && e.Test == "" && e.Package != "" {
 		// A package's own output (a failing TestMain's), shown if it fails.
 		r.pkgOut[e.Platform+"\x00"+e.Package] += e.Output
 	}
 	r.writeJSON(e)
+}
+
+// junitSubtest keeps a subtest's output and verdict for the JUnit file.
+func (r *reporter) junitSubtest(e distribute.Event) {
+	top, _, ok := strings.Cut(e.Test, "/")
+	if !ok {
+		return
+	}
+	k := e.Platform + "\x00" + e.Package + "\x00" + e.Test
+	switch e.Action {
+	case "output":
+		b := r.subOut[k]
+		if b == nil {
+			b = new(strings.Builder)
+			r.subOut[k] = b
+		}
+		b.WriteString(e.Output)
+	case "pass", "fail", "skip":
+		out := ""
+		if b := r.subOut[k]; b != nil {
+			out = b.String()
+			delete(r.subOut, k)
+		}
+		pk := subtestKey(e.Platform, e.Package, top)
+		r.subtests[pk] = append(r.subtests[pk], subtest{name: e.Test, action: e.Action, output: out, elapsed: e.Elapsed})
+	}
 }
 
 func (r *reporter) writeJSON(e distribute.Event) {

@@ -386,7 +386,12 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 	}
 	reportErr := shapeErr
 	if rep.junit != nil && o.junitXML != "" {
-		if err := writeJUnit(o.junitXML, rep.junit, time.Since(start)); err != nil {
+		goVer := make(map[string]string)
+		for _, b := range built {
+			goVer[b.Name] = b.GoVersion + " " + b.GOOS + "/" + b.GOARCH
+		}
+		run := junitRun{start: start, took: time.Since(start), goVer: goVer, subtests: rep.subtests}
+		if err := writeJUnit(o.junitXML, rep.junit, run); err != nil {
 			fmt.Fprintf(stderr, "covdist: --junitxml: %v\n", err)
 			reportErr = true
 		}
