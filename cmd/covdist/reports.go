@@ -94,7 +94,7 @@ func writeReports(w io.Writer, o *options, cols []platformCoverage, modulePath, 
 		return exitOK, nil
 	}
 	cols = profiles
-	opt := report.Options{ModulePath: modulePath, Precision: o.covPrecision}
+	opt := report.Options{ModulePath: modulePath, Precision: o.covPrecision, Generator: "covdist " + version, Generated: time.Now()}
 	reports := expandReports(o.covReports)
 	termShown := false
 	// A report that cannot be written does not keep the others from

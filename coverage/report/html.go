@@ -69,7 +69,10 @@ func htmlReport(dir string, combined *coverage.Profile, platforms []Platform, na
 	files, total, platformTotals := rows(combined, platforms, opt)
 	byLine := lines(combined)
 	perPlatform := make([]map[string]*lineHits, len(platforms))
-	index := htmlIndex{Missing: opt.Missing, Nav: nav, Total: htmlRowOf(total, "TOTAL", "", opt)}
+	index := htmlIndex{Missing: opt.Missing, Nav: nav, Total: htmlRowOf(total, "TOTAL", "", opt), Generator: opt.Generator}
+	if !opt.Generated.IsZero() {
+		index.Generated = opt.Generated.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
 	for i, l := range nav {
 		if l.Current && i > 0 {
 			index.Platform = l.Label
@@ -153,6 +156,8 @@ type htmlIndex struct {
 	Rows      []htmlRow
 	Total     htmlRow
 	Skipped   int
+	Generator string // what made the report, for the footer
+	Generated string // when
 }
 
 type htmlLine struct {
@@ -240,6 +245,34 @@ tr.mis td.code { background: #fdd; }
 tr.par td.code { background: #ffc; }
 </style>`
 
+// htmlSortScript sorts the index's file rows by the column whose header is
+// clicked (again: the other way); TOTAL stays last. Numbers sort as
+// numbers, "-" (a platform without the file) below every figure.
+const htmlSortScript = `<script>
+document.querySelectorAll("table.index thead th").forEach(function (th, col) {
+  th.style.cursor = "pointer";
+  th.title = "Sort by this column";
+  th.addEventListener("click", function (ev) {
+    if (ev.target.tagName === "A") return;
+    var body = th.closest("table").tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    var dir = th.dataset.dir === "up" ? -1 : 1;
+    th.dataset.dir = dir === 1 ? "up" : "down";
+    var key = function (r) {
+      var t = r.cells[col].textContent;
+      if (col === 0) return t;
+      var n = parseFloat(t);
+      return isNaN(n) ? -1 : n;
+    };
+    rows.sort(function (a, b) {
+      var x = key(a), y = key(b);
+      return (x < y ? -1 : x > y ? 1 : 0) * dir;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  });
+});
+</script>`
+
 var indexTemplate = template.Must(template.New("index").Parse(`<!DOCTYPE html>
 <html>
 <head>
@@ -252,16 +285,22 @@ var indexTemplate = template.Must(template.New("index").Parse(`<!DOCTYPE html>
 <nav>Platform: {{range .Nav}}{{if .Current}}<b>{{.Label}}</b>{{else}}<a href="{{.Href}}">{{.Label}}</a>{{end}} {{end}}</nav>
 {{- end}}
 <h1>Coverage report{{with .Platform}} on {{.}}{{end}}: {{.Total.Cover}}</h1>
-<table>
-<tr><th>Name</th><th class="num">Stmts</th><th class="num">Miss</th><th class="num">Cover</th>{{range .Platforms}}<th class="num"><a href="{{.Href}}">{{.Label}}</a></th>{{end}}{{if .Missing}}<th>Missing</th>{{end}}</tr>
+<table class="index">
+<thead><tr><th>Name</th><th class="num">Stmts</th><th class="num">Miss</th><th class="num">Cover</th>{{range .Platforms}}<th class="num">{{.Label}} <a href="{{.Href}}">&rarr;</a></th>{{end}}{{if .Missing}}<th>Missing</th>{{end}}</tr></thead>
+<tbody>
 {{- range .Rows}}
 <tr><td><a href="{{.Page}}">{{.Name}}</a></td><td class="num">{{.Stmts}}</td><td class="num">{{.Miss}}</td><td class="num">{{.Cover}}</td>{{range .PlatformCover}}<td class="num">{{.}}</td>{{end}}{{if $.Missing}}<td>{{.Missing}}</td>{{end}}</tr>
 {{- end}}
-<tr class="total"><td>TOTAL</td><td class="num">{{.Total.Stmts}}</td><td class="num">{{.Total.Miss}}</td><td class="num">{{.Total.Cover}}</td>{{range .Total.PlatformCover}}<td class="num">{{.}}</td>{{end}}{{if .Missing}}<td></td>{{end}}</tr>
+</tbody>
+<tfoot><tr class="total"><td>TOTAL</td><td class="num">{{.Total.Stmts}}</td><td class="num">{{.Total.Miss}}</td><td class="num">{{.Total.Cover}}</td>{{range .Total.PlatformCover}}<td class="num">{{.}}</td>{{end}}{{if .Missing}}<td></td>{{end}}</tr></tfoot>
 </table>
 {{- if .Skipped}}
 <p>{{.Skipped}} file{{if ne .Skipped 1}}s{{end}} skipped due to complete coverage.</p>
 {{- end}}
+{{- if .Generator}}
+<p class="meta">Created by {{.Generator}}{{with .Generated}} at {{.}}{{end}}.</p>
+{{- end}}
+` + htmlSortScript + `
 </body>
 </html>
 `))

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/covdist/covdist/coverage"
 )
@@ -56,6 +57,10 @@ type Options struct {
 	// Precision is the number of digits after the decimal point in Cover
 	// columns; 0 by default.
 	Precision int
+	// Generator names what made the report ("covdist v1.2.0") and
+	// Generated when, for the HTML report's footer; either may be zero.
+	Generator string
+	Generated time.Time
 }
 
 // GoProfile writes p as a Go coverprofile (the "out" report), which

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/covdist/covdist/coverage"
 )
@@ -277,5 +278,35 @@ func TestCoverageLineForCIRegex(t *testing.T) {
 				t.Errorf("%s: the TOTAL row's last figure is %v; this test assumes it is the last platform's 25%%\n%s", tt.name, m, buf.String())
 			}
 		}
+	}
+}
+
+// The index says what made it and when, and its file rows sit in a tbody
+// that the sort script reorders, TOTAL apart in the tfoot.
+func TestHTMLFooterAndSort(t *testing.T) {
+	p := parse(t, "mode: set\nexample.com/m/a.go:1.1,2.2 2 1\nexample.com/m/b.go:1.1,2.2 1 0\n")
+	dir := t.TempDir()
+	at := time.Date(2026, 12, 8, 1, 2, 3, 0, time.FixedZone("CET", 3600))
+	if err := HTML(dir, p, nil, Options{ModulePath: "example.com/m", Generator: "covdist v9.9.9", Generated: at}, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, want := range []string{
+		`<p class="meta">Created by covdist v9.9.9 at 2026-12-08 00:02:03 UTC.</p>`,
+		"<table class=\"index\">\n<thead><tr><th>Name</th>",
+		"</thead>\n<tbody>\n<tr><td><a href=",
+		"</tbody>\n<tfoot><tr class=\"total\"><td>TOTAL</td>",
+		`document.querySelectorAll("table.index thead th")`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("index.html lacks %q:\n%s", want, page)
+		}
+	}
+	if strings.Count(page, "<tr><td><a href=") != 2 {
+		t.Errorf("want the two file rows in the tbody:\n%s", page)
 	}
 }
