@@ -52,6 +52,8 @@ type options struct {
 	// runRe and skipRe are -run and -skip given after --, applied to the
 	// tests collected.
 	runRe, skipRe *regexp.Regexp
+	// gof is what go test's own flags asked for (see gotestflags.go).
+	gof goFlags
 }
 
 const usageHead = `covdist runs a Go module's tests with coverage across worker processes,
@@ -182,12 +184,21 @@ func printUsage(w io.Writer, fs *pflag.FlagSet) {
 func parseArgs(args []string) (*options, error) {
 	fs, o := setupFlags("covdist")
 	fs.Usage = func() {}
+	args, err := takeGoFlags(fs, args, &o.gof)
+	if err != nil {
+		return o, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	rest := fs.Args()
+	o.testArgs = o.gof.testArgs
 	if dash := fs.ArgsLenAtDash(); dash >= 0 {
-		o.packages, o.testArgs = rest[:dash], testFlags(rest[dash:])
+		if err := checkAfterDash(rest[dash:]); err != nil {
+			return o, err
+		}
+		o.packages = rest[:dash]
+		o.testArgs = append(o.testArgs, testFlags(rest[dash:])...)
 	} else {
 		o.packages = rest
 	}
@@ -244,6 +255,26 @@ func (o *options) validate() error {
 	default:
 		return fmt.Errorf("--covermode %q: want set, count or atomic", o.coverMode)
 	}
+	if o.gof.race && !o.noCov {
+		// As go test: the race detector's binaries count atomically, and
+		// go refuses another mode with -race.
+		if o.coverMode == "" {
+			o.coverMode = "atomic"
+		} else if o.coverMode != "atomic" {
+			return fmt.Errorf("--covermode %s with -race: the race detector needs --covermode=atomic (the default with -race)", o.coverMode)
+		}
+	}
+	if o.gof.coverOut != "" {
+		if o.noCov {
+			return fmt.Errorf("--no-cov runs the tests without coverage, but -coverprofile is about coverage: drop one of them")
+		}
+		// go test -coverprofile writes the profile and still prints
+		// the coverage: the term report stays unless others were asked for.
+		if len(o.covReports) == 0 {
+			o.covReports = []string{"term"}
+		}
+		o.covReports = append(o.covReports, "out:"+o.gof.coverOut)
+	}
 	mins, err := parseMins(o.covFailUnder)
 	if err != nil {
 		return err
@@ -258,12 +289,21 @@ func (o *options) validate() error {
 	if err := o.testSelection(); err != nil {
 		return err
 	}
-	for _, a := range o.testArgs {
+	for i, a := range o.testArgs {
 		name := strings.TrimLeft(a, "-")
-		name, _, _ = strings.Cut(name, "=")
+		name, v, hasValue := strings.Cut(name, "=")
+		if !hasValue && i+1 < len(o.testArgs) {
+			v = o.testArgs[i+1]
+		}
 		switch name {
 		case "test.coverprofile", "test.v", "test.list", "test.outputdir", "test.paniconexit0", "test.gocoverdir":
 			return fmt.Errorf("test binary flag %q clashes with covdist, which sets it itself (select packages with arguments, and tests with -- -run or -skip)", a)
+		case "test.count", "test.cpu":
+			// A second run of a test in one process reuses its name: the
+			// runs after the first are not reported apart.
+			if strings.Contains(v, ",") || (name == "test.count" && v != "1") {
+				return fmt.Errorf("test binary flag -%s=%s is not supported by covdist: it runs and reports each test once", name, v)
+			}
 		}
 	}
 	if err := o.clashes(); err != nil {
