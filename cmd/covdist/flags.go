@@ -75,6 +75,8 @@ Examples:
   covdist -n 2 --json ./... | gotestsum --raw-command -- cat
   covdist -n 4 --cov-report=out:cover.out ./... && go tool cover -html=cover.out
   covdist -n 4 ./... -- -short          pass -short to every test binary
+  covdist -n 4 -race -tags=integration -run=TestAPI -count=1 ./...
+                                        go test's flags, with go test's meaning
   covdist -x --timeout=30s ./pkg/...    stop at the first failure, 30s per test
   covdist -f -n 2 ./...                 on each save, rerun what failed until it passes
   covdist --tx 4*ssh=build@arm1 --tx 2*popen ./...   remote and local workers together
@@ -122,6 +124,20 @@ Nothing is lost: a test that crashes its process (panic, os.Exit, a signal,
 or --timeout) is reported once as crashed, with its output and worker; the
 tests queued behind it run again elsewhere, and tests that had passed in the
 crashed process run once more for their coverage only (never reported twice).
+
+go test's flags (one dash) are accepted with go test's meaning: build flags
+(-race, -msan, -asan, -tags, -gcflags, -ldflags, -asmflags, -trimpath, -mod,
+-modfile, -overlay, -pgo, -p, -a, ...) go to every go list and build, -tags
+beside each --tx's tags=; -short, -run, -skip, -cpu=N, -parallel, -shuffle
+and -fullpath go to the test binaries; -failfast is -x, -timeout is --timeout
+(for each test, not each binary; 0: none), -json is --json, -covermode and
+-coverpkg are --covermode and --cov, -coverprofile=FILE adds
+--cov-report=out:FILE, -args is --, and -race makes coverage atomic. -count=1,
+-vet=off and -cover change nothing (covdist never caches, runs no vet, always
+measures). -count=N, several -cpu values, -vet=..., -bench, -fuzz, -list,
+-o, -exec, -work and the profiles are refused. -n, -x, -v and -c are
+covdist's own, as above. After --, go test's flags that test binaries do not
+define (-race, -tags, ...) are refused: each would make every test fail.
 
 Reports (--cov-report, repeatable): term (default), term-missing, skip-covered,
 out:FILE (a Go coverprofile for go tool cover), json:FILE, xml:FILE
