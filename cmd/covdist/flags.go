@@ -316,9 +316,10 @@ func (o *options) validate() error {
 			return fmt.Errorf("test binary flag %q clashes with covdist, which sets it itself (select packages with arguments, and tests with -- -run or -skip)", a)
 		case "test.count", "test.cpu":
 			// A second run of a test in one process reuses its name: the
-			// runs after the first are not reported apart.
-			if strings.Contains(v, ",") || (name == "test.count" && v != "1") {
-				return fmt.Errorf("test binary flag -%s=%s is not supported by covdist: it runs and reports each test once", name, v)
+			// runs after the first are not reported apart. (-count=0
+			// runs none, which is reported.)
+			if strings.Contains(v, ",") || (name == "test.count" && v != "1" && v != "0") {
+				return fmt.Errorf("test binary flag -%s=%s is not supported: covdist runs and reports each test once", name, v)
 			}
 		}
 	}

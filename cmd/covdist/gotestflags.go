@@ -91,7 +91,7 @@ var goTestFlags = map[string]goFlag{
 	"parallel": {fate: goTest},
 	"shuffle":  {fate: goTest},
 	"fullpath": {fate: goTest, isBool: true},
-	"count":    {fate: goNoop, note: "covdist never caches results; only -count=1"},
+	"count":    {fate: goNoop, note: "covdist never caches results; -count=1 is a no-op, -count=0 runs nothing, more is refused"},
 	"failfast": {fate: goCovdist, isBool: true, note: "--exitfirst"},
 	"timeout":  {fate: goCovdist, note: "--timeout, which limits each test rather than each test binary; 0: none"},
 	"json":     {fate: goCovdist, isBool: true, note: "--json (events on stdout)"},
@@ -228,10 +228,16 @@ func applyGoFlag(name string, f goFlag, value string, hasValue bool, g *goFlags)
 	case "race":
 		g.race = on
 	case "count":
-		if n, err := strconv.Atoi(value); err != nil || n < 1 {
+		n, err := strconv.Atoi(value)
+		switch {
+		case err != nil || n < 0:
 			return nil, fmt.Errorf("go test flag %s: want a number of runs", flag)
-		} else if n > 1 {
+		case n > 1:
 			return nil, fmt.Errorf("go test flag %s is not supported: covdist runs and reports each test once (rerun covdist to repeat)", flag)
+		case n == 0:
+			// Runs no test: the binaries say so, and covdist reports
+			// them skipped.
+			g.testArgs = append(g.testArgs, "-test.count=0")
 		}
 		return nil, nil // covdist never caches: -count=1 is what it does
 	case "vet":

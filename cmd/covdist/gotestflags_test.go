@@ -40,6 +40,7 @@ func TestGoTestFlagsAsGoTest(t *testing.T) {
 		{name: "test binary flags", args: []string{"-cpu=2", "-parallel=3", "-shuffle=on", "-fullpath", "-short=false"}},
 		{name: "shuffle seed", args: []string{"-shuffle", "42"}},
 		{name: "no timeout", args: []string{"-timeout=0"}},
+		{name: "count zero", args: []string{"-count=0"}},
 		{name: "last tags wins", args: []string{"-tags=a", "-tags=b"}},
 		{name: "old tags form", args: []string{"-tags", "a b"}},
 		{name: "bool false", args: []string{"-race=false", "-failfast=false"}},
