@@ -49,6 +49,11 @@ type Options struct {
 	Cov       []string // packages to measure; empty means every package of the main module
 	CoverMode string   // set, count or atomic
 	BinDir    string   // where binaries go; created
+	// Tags are build tags for every target, besides its own.
+	Tags []string
+	// BuildFlags are go build flags (-race, -gcflags=...) for every go
+	// command that lists or builds, after covdist's own.
+	BuildFlags []string
 	// Progress, when set, receives one line per step.
 	Progress func(string)
 	// Ready, when set, is called (from any goroutine, once per package)
@@ -300,10 +305,10 @@ func (b *Built) BuildTests(ctx context.Context, opt Options) error {
 		lw.Add(1)
 		go func() {
 			defer lw.Done()
-			covPkgs, covErr = list(ctx, r, cov, t.Tags)
+			covPkgs, covErr = list(ctx, r, cov, buildFlags(t, opt))
 		}()
 	}
-	tested, testedErr = list(ctx, r, opt.Patterns, t.Tags)
+	tested, testedErr = list(ctx, r, opt.Patterns, buildFlags(t, opt))
 	lw.Wait()
 	if same {
 		covPkgs = tested
@@ -371,7 +376,7 @@ func (b *Built) BuildTests(ctx context.Context, opt Options) error {
 				}
 			}
 			if len(compile) > 0 {
-				args := append([]string{"build", "-o", os.DevNull}, tagsArgs(b.Target.Tags)...)
+				args := append([]string{"build", "-o", os.DevNull}, buildFlags(b.Target, opt)...)
 				if _, _, zeroErr = r.run(ctx, "building packages without tests", append(args, compile...)...); zeroErr != nil {
 					return
 				}
@@ -406,17 +411,28 @@ func header(name, version string, t Target) string {
 	return h
 }
 
-func tagsArgs(tags []string) []string {
-	if len(tags) == 0 {
-		return nil
+// buildFlags are the go command's build flags for a target: its tags and
+// opt's in one -tags (go keeps only the last), then opt's other flags. Every
+// go list and build gets them: tags change which files a package has, and
+// -race which packages are linked.
+func buildFlags(t Target, opt Options) []string {
+	var tags []string
+	for _, tag := range append(slices.Clone(t.Tags), opt.Tags...) {
+		if !slices.Contains(tags, tag) {
+			tags = append(tags, tag)
+		}
 	}
-	return []string{"-tags=" + strings.Join(tags, ",")}
+	var args []string
+	if len(tags) > 0 {
+		args = append(args, "-tags="+strings.Join(tags, ","))
+	}
+	return append(args, opt.BuildFlags...)
 }
 
 // list resolves package patterns, failing on patterns that match nothing
 // and on packages that do not load.
-func list(ctx context.Context, r *runner, patterns []string, tags []string) ([]listPkg, error) {
-	args := append([]string{"list", "-e", "-json=ImportPath,Name,Dir,GoFiles,CgoFiles,TestGoFiles,XTestGoFiles,Error,DepsErrors,Module"}, tagsArgs(tags)...)
+func list(ctx context.Context, r *runner, patterns []string, flags []string) ([]listPkg, error) {
+	args := append([]string{"list", "-e", "-json=ImportPath,Name,Dir,GoFiles,CgoFiles,TestGoFiles,XTestGoFiles,Error,DepsErrors,Module"}, flags...)
 	args = append(args, patterns...)
 	out, stderr, err := r.run(ctx, "go list "+strings.Join(patterns, " "), args...)
 	if err != nil {
@@ -533,7 +549,7 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 				args = append(args, "-coverpkg="+coverpkg)
 			}
 		}
-		args = append(args, tagsArgs(b.Target.Tags)...)
+		args = append(args, buildFlags(b.Target, opt)...)
 		for _, p := range round {
 			args = append(args, p.ImportPath)
 		}
@@ -615,7 +631,7 @@ func (b *Built) startBuild(ctx context.Context, r *runner, opt Options, cov, pat
 		if opt.CoverMode != "" {
 			args = append(args, "-cover", "-covermode="+opt.CoverMode, "-coverpkg="+strings.Join(cov, ","))
 		}
-		args = append(args, tagsArgs(b.Target.Tags)...)
+		args = append(args, buildFlags(b.Target, opt)...)
 		args = append(args, patterns...)
 		_, _, bd.err = r.runEnv(ctx, "building test binaries", []string{"GOTMPDIR=" + gotmp}, args...)
 	}()

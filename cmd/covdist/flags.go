@@ -52,6 +52,8 @@ type options struct {
 	// runRe and skipRe are -run and -skip given after --, applied to the
 	// tests collected.
 	runRe, skipRe *regexp.Regexp
+	// gof is what go test's own flags asked for (see gotestflags.go).
+	gof goFlags
 }
 
 const usageHead = `covdist runs a Go module's tests with coverage across worker processes,
@@ -73,6 +75,8 @@ Examples:
   covdist -n 2 --json ./... | gotestsum --raw-command -- cat
   covdist -n 4 --cov-report=out:cover.out ./... && go tool cover -html=cover.out
   covdist -n 4 ./... -- -short          pass -short to every test binary
+  covdist -n 4 -race -tags=integration -run=TestAPI -count=1 ./...
+                                        go test's flags, with go test's meaning
   covdist -x --timeout=30s ./pkg/...    stop at the first failure, 30s per test
   covdist -f -n 2 ./...                 on each save, rerun what failed until it passes
   covdist merge --cov-report=out:all.out unit.out covdir/
@@ -123,6 +127,20 @@ Nothing is lost: a test that crashes its process (panic, os.Exit, a signal,
 or --timeout) is reported once as crashed, with its output and worker; the
 tests queued behind it run again elsewhere, and tests that had passed in the
 crashed process run once more for their coverage only (never reported twice).
+
+go test's flags (one dash) are accepted with go test's meaning: build flags
+(-race, -msan, -asan, -tags, -gcflags, -ldflags, -asmflags, -trimpath, -mod,
+-modfile, -overlay, -pgo, -p, -a, ...) go to every go list and build, -tags
+beside each --tx's tags=; -short, -run, -skip, -cpu=N, -parallel, -shuffle
+and -fullpath go to the test binaries; -failfast is -x, -timeout is --timeout
+(for each test, not each binary; 0: none), -json is --json, -covermode and
+-coverpkg are --covermode and --cov, -coverprofile=FILE adds
+--cov-report=out:FILE, -args is --, and -race makes coverage atomic. -count=1,
+-vet=off and -cover change nothing (covdist never caches, runs no vet, always
+measures). -count=N, several -cpu values, -vet=..., -bench, -fuzz, -list,
+-o, -exec, -work and the profiles are refused. -n, -x, -v and -c are
+covdist's own, as above. After --, go test's flags that test binaries do not
+define (-race, -tags, ...) are refused: each would make every test fail.
 
 Reports (--cov-report, repeatable): term (default), term-missing, skip-covered,
 out:FILE (a Go coverprofile for go tool cover), json:FILE, xml:FILE
@@ -188,12 +206,21 @@ func printUsage(w io.Writer, fs *pflag.FlagSet) {
 func parseArgs(args []string) (*options, error) {
 	fs, o := setupFlags("covdist")
 	fs.Usage = func() {}
+	args, err := takeGoFlags(fs, args, &o.gof)
+	if err != nil {
+		return o, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	rest := fs.Args()
+	o.testArgs = o.gof.testArgs
 	if dash := fs.ArgsLenAtDash(); dash >= 0 {
-		o.packages, o.testArgs = rest[:dash], testFlags(rest[dash:])
+		if err := checkAfterDash(rest[dash:]); err != nil {
+			return o, err
+		}
+		o.packages = rest[:dash]
+		o.testArgs = append(o.testArgs, testFlags(rest[dash:])...)
 	} else {
 		o.packages = rest
 	}
@@ -250,6 +277,26 @@ func (o *options) validate() error {
 	default:
 		return fmt.Errorf("--covermode %q: want set, count or atomic", o.coverMode)
 	}
+	if o.gof.race && !o.noCov {
+		// As go test: the race detector's binaries count atomically, and
+		// go refuses another mode with -race.
+		if o.coverMode == "" {
+			o.coverMode = "atomic"
+		} else if o.coverMode != "atomic" {
+			return fmt.Errorf("--covermode %s with -race: the race detector needs --covermode=atomic (the default with -race)", o.coverMode)
+		}
+	}
+	if o.gof.coverOut != "" {
+		if o.noCov {
+			return fmt.Errorf("--no-cov runs the tests without coverage, but -coverprofile is about coverage: drop one of them")
+		}
+		// go test -coverprofile writes the profile and still prints
+		// the coverage: the term report stays unless others were asked for.
+		if len(o.covReports) == 0 {
+			o.covReports = []string{"term"}
+		}
+		o.covReports = append(o.covReports, "out:"+o.gof.coverOut)
+	}
 	mins, err := parseMins(o.covFailUnder)
 	if err != nil {
 		return err
@@ -264,12 +311,22 @@ func (o *options) validate() error {
 	if err := o.testSelection(); err != nil {
 		return err
 	}
-	for _, a := range o.testArgs {
+	for i, a := range o.testArgs {
 		name := strings.TrimLeft(a, "-")
-		name, _, _ = strings.Cut(name, "=")
+		name, v, hasValue := strings.Cut(name, "=")
+		if !hasValue && i+1 < len(o.testArgs) {
+			v = o.testArgs[i+1]
+		}
 		switch name {
 		case "test.coverprofile", "test.v", "test.list", "test.outputdir", "test.paniconexit0", "test.gocoverdir":
 			return fmt.Errorf("test binary flag %q clashes with covdist, which sets it itself (select packages with arguments, and tests with -- -run or -skip)", a)
+		case "test.count", "test.cpu":
+			// A second run of a test in one process reuses its name: the
+			// runs after the first are not reported apart. (-count=0
+			// runs none, which is reported.)
+			if strings.Contains(v, ",") || (name == "test.count" && v != "1" && v != "0") {
+				return fmt.Errorf("test binary flag -%s=%s is not supported: covdist runs and reports each test once", name, v)
+			}
 		}
 	}
 	if err := o.clashes(); err != nil {

@@ -175,7 +175,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 		Mode: mode, CoverMode: coverMode, Timeout: o.timeout, Version: version,
 		MaxFail: o.maxFail, Estimator: hist, Boxed: o.boxed, Feed: feed,
 	}
-	if plan.Timeout == 0 {
+	if plan.Timeout == 0 && !o.gof.noTimeout {
 		plan.Timeout = 10 * time.Minute
 	}
 	if o.exitFirst {
@@ -222,6 +222,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 			defer wg.Done()
 			buildErrs[i] = b.BuildTests(runCtx, platforms.Options{
 				ModuleDir: moduleDir, Patterns: packages, Cov: o.cov, CoverMode: coverMode,
+				Tags: o.gof.tags, BuildFlags: o.gof.build,
 				BinDir: filepath.Join(binDir, fmt.Sprint(i)), Progress: term.status,
 				Expect: func(n int) {
 					if n == 0 {
