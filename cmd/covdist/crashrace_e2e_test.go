@@ -16,13 +16,30 @@ import (
 // goroutine panics, TestBoom returns and testing may print its PASS line,
 // and the next test may start, before the panic ends the process. go test
 // fails the package every time; so must covdist, whatever the order.
+//
+// Its TestMain waits before it exits: without that, Go's own runtime lets
+// os.Exit(0) win over the panicking goroutine now and then (4 runs in 900
+// of the bare test binary, six at once on two cores: exit 0, PASS, no
+// panic text), where go test reports a pass as well and no tool could
+// tell. With it the panic always ends the process, after the tests' PASS
+// lines or while a later test runs, which is the race covdist must win.
 func lateCrashModule(t *testing.T) string {
 	return writeModule(t, map[string]string{
 		"go.mod":       "module example.com/late\n\ngo 1.26\n",
 		"late/late.go": "package late\n\nfunc F(n int) int {\n\tif n > 0 {\n\t\treturn n\n\t}\n\treturn -n\n}\n",
 		"late/late_test.go": `package late
 
-import "testing"
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	time.Sleep(time.Second)
+	os.Exit(code)
+}
 
 func TestA(t *testing.T) { F(1) }
 
