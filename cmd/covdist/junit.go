@@ -47,21 +47,32 @@ type junitMessage struct {
 	Body    string `xml:",chardata"`
 }
 
+// brokenPackage is a package that did not build on a platform.
+type brokenPackage struct {
+	platform, pkg string
+	f             distribute.BuildFailure
+}
+
 // writeJUnit writes one testsuite per package (and platform, when several),
-// the shape Jenkins, GitLab and GitHub test reporters read.
-func writeJUnit(path string, results []distribute.Result, d time.Duration) error {
+// the shape Jenkins, GitLab and GitHub test reporters read. A package that
+// did not build is a suite of one failed case, "[build failed]" (or
+// "[setup failed]"), whose failure holds the go command's output.
+func writeJUnit(path string, results []distribute.Result, broken []brokenPackage, d time.Duration) error {
 	distribute.SortResults(results)
 	plats := map[string]bool{}
 	for _, r := range results {
 		plats[r.Platform] = true
 	}
+	for _, b := range broken {
+		plats[b.platform] = true
+	}
 	suites := map[string]*junitSuite{}
 	var order []string
 	all := junitSuites{Time: fmt.Sprintf("%.3f", d.Seconds())}
-	for _, r := range results {
-		name := r.Package
+	suite := func(pkg, platform string) *junitSuite {
+		name := pkg
 		if len(plats) > 1 {
-			name += " [" + r.Platform + "]"
+			name += " [" + platform + "]"
 		}
 		s := suites[name]
 		if s == nil {
@@ -69,6 +80,19 @@ func writeJUnit(path string, results []distribute.Result, d time.Duration) error
 			suites[name] = s
 			order = append(order, name)
 		}
+		return s
+	}
+	for _, b := range broken {
+		s := suite(b.pkg, b.platform)
+		word := failedWord(b.f)
+		s.Cases = append(s.Cases, junitCase{Name: word, Classname: s.Name, Time: "0.000",
+			Failure: &junitMessage{Message: strings.Trim(word, "[]"), Body: b.f.Output + "FAIL\t" + b.pkg + " " + word + "\n"}})
+		s.Tests++
+		s.Failures++
+	}
+	for _, r := range results {
+		s := suite(r.Package, r.Platform)
+		name := s.Name
 		c := junitCase{Name: r.Test, Classname: name, Time: fmt.Sprintf("%.3f", r.Elapsed)}
 		switch r.Status {
 		case distribute.Failed:
