@@ -59,3 +59,44 @@ func TestEachNotBuiltPlatform(t *testing.T) {
 		}
 	}
 }
+
+// A package that did not build is told to the reporter first, fails, and
+// its tests are reported not run without a test event of their own, as go
+// test writes none for them; the platform's other package runs.
+func TestBuildFailedPackage(t *testing.T) {
+	bin, dir := buildFixture(t)
+	p := plan(bin, dir, &pipeGateway{})
+	feed := make(chan distribute.Arrival, 1)
+	p.Feed = feed
+	feed <- distribute.Arrival{Platform: "linux/amd64", Package: "example.com/broken", Tests: []string{"TestX", "TestY"},
+		NotRun: "package example.com/broken did not build",
+		Build:  &distribute.BuildFailure{FailedBuild: "example.com/broken [example.com/broken.test]", Output: "# example.com/broken\nx.go:1:1: bad\n"}}
+	close(feed)
+	rec := &recorder{}
+	if _, err := distribute.Run(context.Background(), p, rec); err != nil {
+		t.Fatal(err)
+	}
+	if !rec.buildFailed["example.com/broken"] || !rec.failed["example.com/broken"] {
+		t.Errorf("got BuildFailed %v, PackageDone failed %v; want example.com/broken in both", rec.buildFailed, rec.failed)
+	}
+	if rec.failed["example.com/fx"] {
+		t.Errorf("got example.com/fx failed; want it to pass")
+	}
+	notRun := 0
+	for _, r := range rec.results {
+		if r.Package == "example.com/broken" {
+			if r.Status != distribute.NotRun {
+				t.Errorf("%s: got %s; want not run", r.Test, r.Status)
+			}
+			notRun++
+		}
+	}
+	if notRun != 2 {
+		t.Errorf("got %d results of example.com/broken; want 2", notRun)
+	}
+	for _, e := range rec.events {
+		if e.Package == "example.com/broken" && e.Test != "" {
+			t.Errorf("got a %s event of %s; want no test events of a package that did not build", e.Action, e.Test)
+		}
+	}
+}

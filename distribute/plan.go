@@ -115,10 +115,24 @@ type Arrival struct {
 	// NotRun, when set, reports every one of Tests as not run, with this
 	// reason, instead of running them: the platform could not build them.
 	NotRun string
+	// Build, with NotRun, says the package itself did not build: it
+	// fails with the go command's output, as go test fails a package
+	// "[build failed]", and its tests are reported not run with no test
+	// events, as go test writes none for them.
+	Build *BuildFailure
 	// Expect, when positive, carries no package: it says how many packages
 	// will arrive for the platform, so the scheduler knows when it holds
 	// all of the platform's work.
 	Expect int
+}
+
+// BuildFailure is a package that did not build on a platform.
+type BuildFailure struct {
+	// FailedBuild is the go command's name of the build that failed, as
+	// in go test -json's events ("pkg [pkg.test]", or a dependency).
+	FailedBuild string
+	Output      string // that build's output, its "# pkg" line first
+	Setup       bool   // the package did not load: go test's "[setup failed]"
 }
 
 // Estimator predicts a test's duration from earlier runs.
@@ -180,6 +194,9 @@ type Reporter interface {
 	Event(Event)
 	// Result is called exactly once per collected test.
 	Result(Result)
+	// BuildFailed is called, before the package's tests are reported not
+	// run and it is done, for a package that did not build.
+	BuildFailed(platform, pkg string, f BuildFailure)
 	// PackageDone is called when the last test of a package on a platform is final.
 	PackageDone(platform, pkg string, failed bool, elapsed float64)
 	// Worker is called when a worker comes up or goes down.

@@ -22,6 +22,7 @@ type noteRecorder struct{ notes []string }
 func (r *noteRecorder) Event(Event)                               {}
 func (r *noteRecorder) Result(Result)                             {}
 func (r *noteRecorder) PackageDone(string, string, bool, float64) {}
+func (r *noteRecorder) BuildFailed(string, string, BuildFailure)  {}
 func (r *noteRecorder) Worker(WorkerEvent)                        {}
 func (r *noteRecorder) Note(text string)                          { r.notes = append(r.notes, text) }
 

@@ -51,6 +51,9 @@ type testState struct {
 	coverTries int
 	held       int // bytes of output held in events and output
 	dropped    int // bytes of output left out past maxHeldOutput
+	// quiet: not run because its package did not build, it gets no
+	// synthesised events (go test writes none for such a test).
+	quiet bool
 }
 
 // maxHeldOutput bounds the output held for one test until its outcome is
@@ -271,10 +274,14 @@ func (c *coordinator) arrive(a Arrival) {
 		if a.NotRun != "" {
 			// Its package never built here: reported, never queued.
 			c.pkgFail[[2]string{pl.Name, a.Package}] = true
+			if a.Build != nil {
+				c.rep.BuildFailed(pl.Name, a.Package, *a.Build)
+			}
 			var fresh []string
 			for _, t := range a.Tests {
 				if c.collect(pl, a.Package, t) {
 					fresh = append(fresh, t)
+					c.tests[testKey{pl.Name, a.Package, t}].quiet = a.Build != nil
 				}
 			}
 			for _, t := range fresh {
@@ -734,7 +741,7 @@ func (c *coordinator) finalize(platform, pkg, name string, status Status, worker
 	if output == "" {
 		output = st.output.String()
 	}
-	if status == NotRun || status == Crashed || (status == Skipped && reason != "") {
+	if (status == NotRun && !st.quiet) || status == Crashed || (status == Skipped && reason != "") {
 		// Events for these never came from a test verdict: synthesise the
 		// verdict so a go test -json reader sees the test end.
 		c.flush(st, true)

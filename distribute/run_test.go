@@ -191,6 +191,8 @@ type recorder struct {
 	downs   []string        // the down events' reasons
 	failed  map[string]bool // by package, as PackageDone said
 	notes   []string
+	// buildFailed holds the packages BuildFailed was called for.
+	buildFailed map[string]bool
 }
 
 func (r *recorder) Event(e distribute.Event)     { r.events = append(r.events, e) }
@@ -202,6 +204,12 @@ func (r *recorder) PackageDone(_, pkg string, failed bool, _ float64) {
 	r.failed[pkg] = failed
 }
 func (r *recorder) Note(text string) { r.notes = append(r.notes, text) }
+func (r *recorder) BuildFailed(_, pkg string, _ distribute.BuildFailure) {
+	if r.buildFailed == nil {
+		r.buildFailed = make(map[string]bool)
+	}
+	r.buildFailed[pkg] = true
+}
 func (r *recorder) Worker(w distribute.WorkerEvent) {
 	if !w.Up {
 		r.down++

@@ -3,9 +3,11 @@ package platforms
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -138,8 +140,6 @@ func TestBuildErrors(t *testing.T) {
 		want     string
 	}{
 		{"no match", map[string]string{"go.mod": "module example.com/e\n", "a/a.go": "package a\n"}, []string{"./nope/..."}, "nope"},
-		{"compile error", map[string]string{"go.mod": "module example.com/e\n", "a/a.go": "package a\n\nfunc F() int { return \"x\" }\n",
-			"a/a_test.go": "package a\n\nimport \"testing\"\n\nfunc TestF(t *testing.T) { F() }\n"}, []string{"./..."}, "cannot use \"x\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -353,5 +353,105 @@ func TestBuildSameNameOneTested(t *testing.T) {
 	}
 	if strings.Join(ready, " ") != "example.com/dup/a/util" {
 		t.Errorf("got ready %v; want example.com/dup/a/util", ready)
+	}
+}
+
+// A package that does not build or load fails by itself, with the go
+// command's output and its name for the failed build, as go test -json
+// reports them; the package that builds is ready all the same.
+func TestBuildFailedPackages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module with the go command")
+	}
+	good := map[string]string{
+		"go.mod":        "module example.com/e\n\ngo 1.24\n",
+		"ok/ok.go":      "package ok\n\nfunc OK() int { return 1 }\n",
+		"ok/ok_test.go": "package ok\n\nimport \"testing\"\n\nfunc TestOK(t *testing.T) { OK() }\n",
+	}
+	testFile := "package a\n\nimport \"testing\"\n\nfunc TestF(t *testing.T) {}\n"
+	tests := []struct {
+		name        string
+		files       map[string]string
+		failedBuild string // of example.com/e/a
+		setup       bool
+		output      string
+	}{
+		{"test file", map[string]string{"a/a.go": "package a\n", "a/a_test.go": "package a\n\nimport \"testing\"\n\nfunc TestF(t *testing.T) { var s string = 1; _ = s }\n"},
+			"example.com/e/a [example.com/e/a.test]", false, "cannot use 1"},
+		{"package source", map[string]string{"a/a.go": "package a\n\nfunc F() int { return \"x\" }\n", "a/a_test.go": testFile},
+			"example.com/e/a [example.com/e/a.test]", false, "cannot use \"x\""},
+		{"no tests", map[string]string{"a/a.go": "package a\n\nfunc F() int { return \"x\" }\n"},
+			"example.com/e/a", false, "cannot use \"x\""},
+		{"import cycle", map[string]string{"a/a.go": "package a\n\nimport _ \"example.com/e/b\"\n", "a/a_test.go": testFile,
+			"b/b.go": "package b\n\nimport _ \"example.com/e/a\"\n"},
+			"example.com/e/a", true, "import cycle not allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := maps.Clone(good)
+			maps.Copy(files, tt.files)
+			dir := writeModule(t, files)
+			var mu sync.Mutex
+			var ready []string
+			b, err := Build(context.Background(), Options{ModuleDir: dir, Patterns: []string{"./..."}, CoverMode: "set", BinDir: t.TempDir(),
+				Ready: func(p *Package) {
+					mu.Lock()
+					defer mu.Unlock()
+					ready = append(ready, p.ImportPath)
+				}}, Target{})
+			if err != nil {
+				t.Fatalf("got %v; want the failure in Failed", err)
+			}
+			if !slices.Contains(ready, "example.com/e/ok") {
+				t.Errorf("got ready %v; want example.com/e/ok among them", ready)
+			}
+			var f *Failure
+			for _, x := range b.Failed {
+				if x.Package == "example.com/e/a" {
+					f = x
+				}
+			}
+			if f == nil {
+				t.Fatalf("got failed %v; want example.com/e/a", b.Failed)
+			}
+			if f.FailedBuild != tt.failedBuild || f.Setup != tt.setup {
+				t.Errorf("got FailedBuild %q, Setup %v; want %q, %v", f.FailedBuild, f.Setup, tt.failedBuild, tt.setup)
+			}
+			if !strings.HasPrefix(f.Output, "# ") || !strings.Contains(f.Output, tt.output) {
+				t.Errorf("got output %q; want a # line and %q", f.Output, tt.output)
+			}
+		})
+	}
+}
+
+func TestBuildJSON(t *testing.T) {
+	tests := []struct {
+		version string
+		want    bool
+	}{
+		{"go1.26.8", true}, {"go1.24.0", true}, {"go1.24rc1", true}, {"go1.23.4", false}, {"go1.9", false}, {"devel go1.27-abc", true}, {"", false},
+	}
+	for _, tt := range tests {
+		if got := buildJSON(tt.version); got != tt.want {
+			t.Errorf("buildJSON(%q) = %v; want %v", tt.version, got, tt.want)
+		}
+	}
+}
+
+// An older go command's text output is cut into its builds, a tool's
+// command line kept with its build, and each failed package gets its own
+// build's output, or else a dependency's.
+func TestParseBuildText(t *testing.T) {
+	stderr := "# example.com/e/a [example.com/e/a.test]\na/a_test.go:1:1: bad\n# example.com/e/dep\n# [cover -mode set dep.go]\ndep.go:3:1: worse\n"
+	o := parseBuildText([]byte(stderr))
+	fs := o.failures([]string{"example.com/e/a", "example.com/e/c"}, func(string) string { return "unexplained" })
+	got := []string{fs[0].FailedBuild, fs[0].Output, fs[1].FailedBuild, fs[1].Output}
+	want := []string{"example.com/e/a [example.com/e/a.test]", "# example.com/e/a [example.com/e/a.test]\na/a_test.go:1:1: bad\n",
+		"example.com/e/dep", "# example.com/e/dep\n# [cover -mode set dep.go]\ndep.go:3:1: worse\n"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q; want %q", got, want)
+	}
+	if fs := (&buildOutput{}).failures([]string{"example.com/e/a"}, func(string) string { return "why\n" }); fs[0].Output != "# example.com/e/a\nwhy\n" {
+		t.Errorf("got %q; want the fallback text under a # line", fs[0].Output)
 	}
 }

@@ -92,7 +92,10 @@ type Built struct {
 	ModulePath string
 	ModuleDir  string
 	Packages   []*Package
-	CovPkgs    []string
+	// Failed holds the packages that did not build or load: the others
+	// are built and ready all the same, as go test runs them.
+	Failed  []*Failure
+	CovPkgs []string
 	// Zero holds, with zero counts, the blocks of measured packages that no
 	// test binary links.
 	Zero *coverage.Profile
@@ -100,6 +103,7 @@ type Built struct {
 	toolDir   string               // the toolchain's GOTOOLDIR, where its cover tool is
 	workspace bool                 // a go.work is in effect
 	sources   map[string]sourcePkg // measured packages' files, for Shape
+	loadErr   map[string]string    // tested packages that do not load: go list's error
 }
 
 // Error is a failure of the go command, with its output.
@@ -113,8 +117,9 @@ func (e *Error) Error() string {
 }
 
 type runner struct {
-	t   Target
-	dir string
+	t    Target
+	dir  string
+	json bool // the go command writes build output as -json events
 }
 
 func (r *runner) env() []string {
@@ -167,21 +172,39 @@ func (r *runner) runEnv(ctx context.Context, step string, env []string, args ...
 	return stdout.Bytes(), stderr.Bytes(), nil
 }
 
+// runBuild runs a go command that builds packages (go test -c, go build).
+// When it fails, it returns with the *Error what the go command said of
+// each build that failed.
+func (r *runner) runBuild(ctx context.Context, step string, env []string, args ...string) (*buildOutput, error) {
+	if r.json {
+		args = append([]string{args[0], "-json"}, args[1:]...)
+	}
+	stdout, stderr, err := r.runEnv(ctx, step, env, args...)
+	if err == nil || ctx.Err() != nil {
+		return nil, err
+	}
+	if r.json {
+		return parseBuildJSON(stdout), err
+	}
+	return parseBuildText(stderr), err
+}
+
 type goEnv struct {
 	GOOS, GOARCH, GOVERSION, GOMOD, GOTOOLDIR, GOWORK string
 }
 
 type listPkg struct {
-	ImportPath   string
-	Name         string
-	Dir          string
-	GoFiles      []string
-	CgoFiles     []string
-	TestGoFiles  []string
-	XTestGoFiles []string
-	Error        *struct{ Err string }
-	DepsErrors   []*struct{ Err string }
-	Module       *struct {
+	ImportPath     string
+	Name           string
+	Dir            string
+	GoFiles        []string
+	CgoFiles       []string
+	TestGoFiles    []string
+	XTestGoFiles   []string
+	InvalidGoFiles []string
+	Error          *struct{ Err string }
+	DepsErrors     []*struct{ Err string }
+	Module         *struct {
 		Path, Dir string
 		Main      bool
 	}
@@ -276,7 +299,7 @@ func Probe(ctx context.Context, opt Options, t Target) (*Built, error) {
 // BuildTests builds and lists the test binaries of b's target.
 func (b *Built) BuildTests(ctx context.Context, opt Options) error {
 	t := b.Target
-	r := &runner{t: t, dir: opt.ModuleDir}
+	r := &runner{t: t, dir: opt.ModuleDir, json: buildJSON(b.GoVersion)}
 	progress := opt.Progress
 	if progress == nil {
 		progress = func(string) {}
@@ -320,15 +343,24 @@ func (b *Built) BuildTests(ctx context.Context, opt Options) error {
 		return fmt.Errorf("resolving --cov: %w", covErr)
 	}
 	testedSet := make(map[string]bool)
+	b.loadErr = make(map[string]string)
 	for _, p := range tested {
 		testedSet[p.ImportPath] = true
 		pkg := &Package{ImportPath: p.ImportPath, Name: p.Name, Dir: p.Dir,
 			testFiles: append(slices.Clone(p.TestGoFiles), p.XTestGoFiles...)}
 		b.Packages = append(b.Packages, pkg)
+		if p.Error != nil {
+			b.loadErr[p.ImportPath] = p.Error.Err
+		}
 	}
 	var zeroPkgs []string
 	b.sources = make(map[string]sourcePkg)
 	for _, p := range covPkgs {
+		if p.Error != nil {
+			// go test -coverpkg leaves out a package that does not load;
+			// a tested one fails, and the table notes it.
+			continue
+		}
 		b.CovPkgs = append(b.CovPkgs, p.ImportPath)
 		b.sources[p.ImportPath] = sourcePkg{dir: p.Dir, files: append(slices.Clone(p.GoFiles), p.CgoFiles...)}
 		if !testedSet[p.ImportPath] || len(p.TestGoFiles)+len(p.XTestGoFiles) == 0 {
@@ -341,6 +373,10 @@ func (b *Built) BuildTests(ctx context.Context, opt Options) error {
 		hasTests[p.ImportPath] = len(p.TestGoFiles)+len(p.XTestGoFiles) > 0
 		if hasTests[p.ImportPath] {
 			withTests++
+		} else if p.Error != nil {
+			// Not built below: it fails from its go list error.
+			b.Failed = append(b.Failed, &Failure{Package: p.ImportPath, FailedBuild: p.ImportPath, Setup: true,
+				Output: "# " + p.ImportPath + "\n" + strings.TrimRight(p.Error.Err, "\n") + "\n"})
 		}
 	}
 	if opt.Expect != nil {
@@ -362,6 +398,7 @@ func (b *Built) BuildTests(ctx context.Context, opt Options) error {
 	// The build and the zero-coverage step run side by side.
 	var wg sync.WaitGroup
 	var zeroErr error
+	var zeroFailed []*Failure
 	if len(zeroPkgs) > 0 && len(b.CovPkgs) > 0 {
 		wg.Add(1)
 		go func() {
@@ -377,19 +414,36 @@ func (b *Built) BuildTests(ctx context.Context, opt Options) error {
 			}
 			if len(compile) > 0 {
 				args := append([]string{"build", "-o", os.DevNull}, buildFlags(b.Target, opt)...)
-				if _, _, zeroErr = r.run(ctx, "building packages without tests", append(args, compile...)...); zeroErr != nil {
-					return
+				out, err := r.runBuild(ctx, "building packages without tests", nil, append(args, compile...)...)
+				if err != nil {
+					// The packages the go command names fail, as go test
+					// fails them; the others are measured.
+					var failed []string
+					if out != nil {
+						for _, ip := range out.order {
+							if p := variantOf(ip); slices.Contains(compile, p) && testedSet[p] && !slices.Contains(failed, p) {
+								failed = append(failed, p)
+							}
+						}
+					}
+					if len(failed) == 0 {
+						zeroErr = err
+						return
+					}
+					zeroFailed = out.failures(failed, func(string) string { return err.Error() })
+					zeroPkgs = slices.DeleteFunc(zeroPkgs, func(p string) bool { return slices.Contains(failed, p) })
 				}
 			}
 			b.Zero, zeroErr = b.Shape(ctx, opt.CoverMode, zeroPkgs)
 		}()
 	}
 	progress(fmt.Sprintf("building test binaries for %d packages (%s)", len(b.Packages), b.Name))
-	buildErr := buildRounds(ctx, r, opt, b, hasTests, early)
+	failed, buildErr := buildRounds(ctx, r, opt, b, hasTests, early)
 	wg.Wait()
 	if buildErr != nil {
 		return buildErr
 	}
+	b.Failed = append(append(b.Failed, failed...), zeroFailed...)
 	return zeroErr
 }
 
@@ -432,7 +486,7 @@ func buildFlags(t Target, opt Options) []string {
 // list resolves package patterns, failing on patterns that match nothing
 // and on packages that do not load.
 func list(ctx context.Context, r *runner, patterns []string, flags []string) ([]listPkg, error) {
-	args := append([]string{"list", "-e", "-json=ImportPath,Name,Dir,GoFiles,CgoFiles,TestGoFiles,XTestGoFiles,Error,DepsErrors,Module"}, flags...)
+	args := append([]string{"list", "-e", "-json=ImportPath,Name,Dir,GoFiles,CgoFiles,TestGoFiles,XTestGoFiles,InvalidGoFiles,Error,DepsErrors,Module"}, flags...)
 	args = append(args, patterns...)
 	out, stderr, err := r.run(ctx, "go list "+strings.Join(patterns, " "), args...)
 	if err != nil {
@@ -451,7 +505,11 @@ func list(ctx context.Context, r *runner, patterns []string, flags []string) ([]
 		} else if err != nil {
 			return nil, fmt.Errorf("reading go list output: %w", err)
 		}
-		if p.Error != nil {
+		if p.Error != nil && len(p.GoFiles)+len(p.CgoFiles)+len(p.TestGoFiles)+len(p.XTestGoFiles)+len(p.InvalidGoFiles) == 0 {
+			// No package at all (a directory with no Go files, a
+			// pattern's typo): the command line is wrong. A package with
+			// files that does not load fails by itself, as go test fails
+			// it "[setup failed]".
 			problems = append(problems, p.Error.Err)
 			continue
 		}
@@ -478,7 +536,9 @@ func binaryName(importPath string) string {
 // Each binary is listed, and handed to opt.Ready, as soon as go has moved it
 // into place: go renames a finished binary from its work directory, which
 // GOTMPDIR keeps on the same file system, so a binary that exists is whole.
-func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests map[string]bool, early *build) error {
+// The packages that did not build are returned as failures, with what the
+// go command said of them; the error is for a build that failed otherwise.
+func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests map[string]bool, early *build) ([]*Failure, error) {
 	var rounds [][]*Package
 	for _, p := range b.Packages {
 		if !hasTests[p.ImportPath] {
@@ -506,7 +566,7 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 	}
 	gotmp := filepath.Join(opt.BinDir, "gotmp")
 	if err := os.MkdirAll(gotmp, 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	l := &lister{b: b, opt: opt, sem: make(chan struct{}, runtime.NumCPU()), done: make(map[*Package]bool)}
 	coverpkg := strings.Join(b.CovPkgs, ",")
@@ -521,6 +581,7 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 	}
 	useEarly := len(rounds) == 1 && !clash
 	errs := make([]error, len(rounds))
+	failed := make([][]*Failure, len(rounds))
 	if !useEarly {
 		early.cancel()
 		<-early.done
@@ -532,7 +593,7 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 			dir = early.dir
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
+			return nil, err
 		}
 		for _, p := range round {
 			p.Binary = filepath.Join(dir, binaryName(p.ImportPath))
@@ -564,23 +625,39 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 				l.watch(ctx, round, built)
 			}()
 			var err error
+			var out *buildOutput
 			if useEarly {
 				<-early.done
-				err = early.err
+				err, out = early.err, early.out
 			} else {
-				_, _, err = r.runEnv(ctx, "building test binaries", []string{"GOTMPDIR=" + gotmp}, args...)
+				out, err = r.runBuild(ctx, "building test binaries", []string{"GOTMPDIR=" + gotmp}, args...)
 			}
 			close(built)
 			pw.Wait()
-			if err != nil {
-				errs[i] = err
-				return
-			}
+			var missing []string
 			for _, p := range round {
-				if _, err := os.Stat(p.Binary); err != nil {
-					errs[i] = fmt.Errorf("go test -c wrote no %s for %s", p.Binary, p.ImportPath)
-					return
+				if _, serr := os.Stat(p.Binary); serr != nil {
+					missing = append(missing, p.ImportPath)
 				}
+			}
+			var e *Error
+			switch {
+			case err != nil && len(missing) > 0 && out != nil && errors.As(err, &e):
+				// The packages that did not build fail, as go test fails
+				// them "[build failed]"; the others are ready.
+				failed[i] = out.failures(missing, func(pkg string) string {
+					if why, ok := b.loadErr[pkg]; ok {
+						return why
+					}
+					return filterWarnings(e.Output)
+				})
+			case err != nil && len(missing) == 0 && out != nil && len(out.order) > 0:
+				// Every binary was written: what failed is a package
+				// without tests, which the build of those reports.
+			case err != nil:
+				errs[i] = err
+			case len(missing) > 0:
+				errs[i] = fmt.Errorf("go test -c wrote no %s for %s", binaryName(missing[0]), missing[0])
 			}
 		}(i, round)
 	}
@@ -594,13 +671,23 @@ func buildRounds(ctx context.Context, r *runner, opt Options, b *Built, hasTests
 		if errors.As(err, &e) {
 			msgs = append(msgs, e.Output)
 		} else if err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if len(msgs) > 0 {
-		return &Error{Step: "building test binaries", Output: filterWarnings(strings.Join(msgs, "\n"))}
+		return nil, &Error{Step: "building test binaries", Output: filterWarnings(strings.Join(msgs, "\n"))}
 	}
-	return errors.Join(l.errs...)
+	var all []*Failure
+	for _, f := range failed {
+		all = append(all, f...)
+	}
+	for _, f := range all {
+		// go test's "[setup failed]": a package that does not load.
+		if _, ok := b.loadErr[f.Package]; ok {
+			f.Setup = true
+		}
+	}
+	return all, errors.Join(l.errs...)
 }
 
 // build is a go test -c started before the packages are listed.
@@ -608,6 +695,7 @@ type build struct {
 	dir    string
 	done   chan struct{}
 	err    error
+	out    *buildOutput // what a failed build said of its packages
 	cancel context.CancelFunc
 }
 
@@ -633,7 +721,7 @@ func (b *Built) startBuild(ctx context.Context, r *runner, opt Options, cov, pat
 		}
 		args = append(args, buildFlags(b.Target, opt)...)
 		args = append(args, patterns...)
-		_, _, bd.err = r.runEnv(ctx, "building test binaries", []string{"GOTMPDIR=" + gotmp}, args...)
+		bd.out, bd.err = r.runBuild(ctx, "building test binaries", []string{"GOTMPDIR=" + gotmp}, args...)
 	}()
 	return bd
 }

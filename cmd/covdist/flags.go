@@ -149,8 +149,8 @@ defaults (tx, dist, cov, cov_report, cov_fail_under, timeout, [thresholds]).
 
 Exit codes:
   0  all tests passed and coverage gates were met
-  1  tests failed or crashed
-  2  usage, configuration or build error
+  1  tests failed or crashed, or a package did not build
+  2  usage or configuration error, or nothing built
   3  a coverage gate was missed
   4  no worker could run
 `

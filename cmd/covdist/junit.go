@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/covdist/covdist/distribute"
+	"github.com/covdist/covdist/platforms"
 )
 
 type junitSuites struct {
@@ -54,6 +55,16 @@ type junitRun struct {
 	subtests map[string][]subtest
 }
 
+// newJUnitRun is what the JUnit file says of a run that started at start
+// on the platforms built, now that it is over.
+func newJUnitRun(built []*platforms.Built, start time.Time, rep *reporter) junitRun {
+	goVer := make(map[string]string)
+	for _, b := range built {
+		goVer[b.Name] = b.GoVersion + " " + b.GOOS + "/" + b.GOARCH
+	}
+	return junitRun{start: start, took: time.Since(start), goVer: goVer, subtests: rep.subtests}
+}
+
 // subtest is one subtest's verdict.
 type subtest struct {
 	name, action, output string
@@ -77,21 +88,32 @@ type junitMessage struct {
 	Body    string `xml:",chardata"`
 }
 
+// brokenPackage is a package that did not build on a platform.
+type brokenPackage struct {
+	platform, pkg string
+	f             distribute.BuildFailure
+}
+
 // writeJUnit writes one testsuite per package (and platform, when several),
-// the shape Jenkins, GitLab and GitHub test reporters read.
-func writeJUnit(path string, results []distribute.Result, run junitRun) error {
+// the shape Jenkins, GitLab and GitHub test reporters read. A package that
+// did not build is a suite of one failed case, "[build failed]" (or
+// "[setup failed]"), whose failure holds the go command's output.
+func writeJUnit(path string, results []distribute.Result, broken []brokenPackage, run junitRun) error {
 	distribute.SortResults(results)
 	plats := map[string]bool{}
 	for _, r := range results {
 		plats[r.Platform] = true
 	}
+	for _, b := range broken {
+		plats[b.platform] = true
+	}
 	suites := map[string]*junitSuite{}
 	var order []string
 	all := junitSuites{Time: fmt.Sprintf("%.3f", run.took.Seconds())}
-	for _, r := range results {
-		name := r.Package
+	suite := func(pkg, platform string) *junitSuite {
+		name := pkg
 		if len(plats) > 1 {
-			name += " [" + r.Platform + "]"
+			name += " [" + platform + "]"
 		}
 		s := suites[name]
 		if s == nil {
@@ -99,12 +121,25 @@ func writeJUnit(path string, results []distribute.Result, run junitRun) error {
 			if !run.start.IsZero() {
 				s.Timestamp = run.start.UTC().Format(time.RFC3339)
 			}
-			if v := run.goVer[r.Platform]; v != "" {
+			if v := run.goVer[platform]; v != "" {
 				s.Properties = &junitProperties{Property: []junitProperty{{Name: "go.version", Value: v}}}
 			}
 			suites[name] = s
 			order = append(order, name)
 		}
+		return s
+	}
+	for _, b := range broken {
+		s := suite(b.pkg, b.platform)
+		word := failedWord(b.f)
+		s.Cases = append(s.Cases, junitCase{Name: word, Classname: s.Name, Time: "0.000",
+			Failure: &junitMessage{Message: strings.Trim(word, "[]"), Body: b.f.Output + "FAIL\t" + b.pkg + " " + word + "\n"}})
+		s.Tests++
+		s.Failures++
+	}
+	for _, r := range results {
+		s := suite(r.Package, r.Platform)
+		name := s.Name
 		c := junitCase{Name: r.Test, Classname: name, Time: fmt.Sprintf("%.3f", r.Elapsed)}
 		switch r.Status {
 		case distribute.Failed:

@@ -21,8 +21,8 @@ var version = "0.1.0-dev"
 // Exit codes: one place decides them.
 const (
 	exitOK       = 0 // tests passed and gates met
-	exitFailed   = 1 // tests failed or crashed
-	exitUsage    = 2 // usage, configuration or build error
+	exitFailed   = 1 // tests failed or crashed, or a package did not build
+	exitUsage    = 2 // usage or configuration error, or nothing built
 	exitGate     = 3 // a coverage gate was missed
 	exitNoWorker = 4 // no worker could run
 )

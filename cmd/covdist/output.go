@@ -142,6 +142,17 @@ func (t *terminal) erase() {
 	}
 }
 
+// eprintf writes to w (stderr) as printf writes human output.
+func (t *terminal) eprintf(w io.Writer, format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.erase()
+	fmt.Fprintf(w, format, args...)
+	if t.tty != nil && t.last != "" {
+		t.draw()
+	}
+}
+
 // printf writes human output under the status line, which it redraws after.
 func (t *terminal) printf(format string, args ...any) {
 	t.mu.Lock()
@@ -156,23 +167,25 @@ func (t *terminal) printf(format string, args ...any) {
 // reporter turns a run's events into human output, go test -json events and
 // JUnit records.
 type reporter struct {
-	o        *options
-	term     *terminal
-	human    io.Writer
-	json     *json.Encoder
-	total    *progress.Count // tests the run will report, counted from its start
-	running  progress.Running
-	multi    bool
-	start    time.Time
-	done     int
-	passed   int
-	failed   int
-	crashed  int
-	skipped  int
-	notRun   int
-	perPlat  map[string]*[4]int // passed, failed, skipped, not run
-	order    []string           // the platforms, in the order of the specs
-	notBuilt map[string]string  // platforms that could not build: what failed
+	o       *options
+	term    *terminal
+	human   io.Writer
+	json    *json.Encoder
+	total   *progress.Count // tests the run will report, counted from its start
+	running progress.Running
+	multi   bool
+	start   time.Time
+	done    int
+	passed  int
+	failed  int
+	crashed int
+	skipped int
+	notRun  int
+	// notBuiltPkgs counts the packages that did not build (once per platform).
+	notBuiltPkgs int
+	perPlat      map[string]*[4]int // passed, failed, skipped, not run
+	order        []string           // the platforms, in the order of the specs
+	notBuilt     map[string]string  // platforms that could not build: what failed
 	// notRunWhy lists tests not run by reason (and platform, in each
 	// mode), so that the summary says which and why without -v.
 	notRunWhy map[string][]string
@@ -186,12 +199,19 @@ type reporter struct {
 	junit     []distribute.Result
 	subtests  map[string][]subtest        // for JUnit, by subtestKey
 	subOut    map[string]*strings.Builder // a subtest's output until its verdict
-	everUp    map[string]bool             // workers that came up at least once
+	// buildFailed holds, by platform and package, the packages that did
+	// not build; buildShown the builds whose output was shown, each once.
+	buildFailed map[string]distribute.BuildFailure
+	buildShown  map[string]bool
+	brokenJUnit []brokenPackage // for JUnit, in the order they failed
+	stderr      io.Writer
+	everUp      map[string]bool // workers that came up at least once
 }
 
 func newReporter(o *options, term *terminal, jsonW io.Writer, human io.Writer, total *progress.Count, multi bool) *reporter {
 	r := &reporter{o: o, term: term, human: human, total: total, multi: multi, start: time.Now(), perPlat: make(map[string]*[4]int),
-		notPassed: make(testSet), notRunWhy: make(map[string][]string), pkgOut: make(map[string]string), pkgBad: make(map[string]bool), hinted: make(map[string]bool)}
+		notPassed: make(testSet), notRunWhy: make(map[string][]string), pkgOut: make(map[string]string), pkgBad: make(map[string]bool), hinted: make(map[string]bool),
+		buildFailed: make(map[string]distribute.BuildFailure), buildShown: make(map[string]bool), stderr: io.Discard}
 	if jsonW != nil {
 		r.json = json.NewEncoder(jsonW)
 	}
@@ -223,15 +243,20 @@ func (r *reporter) Started(platform, pkg, test, worker string, at time.Time) {
 }
 
 // jsonEvent is go test -json's TestEvent plus where the test ran.
+// The go command's build output events (build-output, build-fail) carry
+// ImportPath, no Time and no Package; a package that did not build ends
+// with a fail event whose FailedBuild names that ImportPath.
 type jsonEvent struct {
-	Time     time.Time `json:"Time"`
-	Action   string    `json:"Action"`
-	Package  string    `json:"Package,omitempty"`
-	Test     string    `json:"Test,omitempty"`
-	Elapsed  *float64  `json:"Elapsed,omitempty"`
-	Output   *string   `json:"Output,omitempty"`
-	Worker   string    `json:"Worker,omitempty"`
-	Platform string    `json:"Platform,omitempty"`
+	ImportPath  string    `json:"ImportPath,omitempty"`
+	Time        time.Time `json:"Time,omitzero"`
+	Action      string    `json:"Action"`
+	Package     string    `json:"Package,omitempty"`
+	Test        string    `json:"Test,omitempty"`
+	Elapsed     *float64  `json:"Elapsed,omitempty"`
+	Output      *string   `json:"Output,omitempty"`
+	FailedBuild string    `json:"FailedBuild,omitempty"`
+	Worker      string    `json:"Worker,omitempty"`
+	Platform    string    `json:"Platform,omitempty"`
 }
 
 func (r *reporter) Event(e distribute.Event) {
@@ -344,7 +369,10 @@ func (r *reporter) Result(res distribute.Result) {
 		r.pkgBad[res.Platform+"\x00"+res.Package] = true
 		r.notPassed.add(res.Package, res.Test)
 	}
-	if r.junit != nil {
+	_, broken := r.buildFailed[res.Platform+"\x00"+res.Package]
+	if r.junit != nil && !broken {
+		// A package that did not build is one failed case in JUnit, as
+		// go test reports it once; its tests are counted not run.
 		r.junit = append(r.junit, res)
 	}
 	switch res.Status {
@@ -391,7 +419,72 @@ func (r *reporter) printResult(res distribute.Result, withOutput bool) {
 	r.term.printf("%s", b.String())
 }
 
+// BuildFailed shows a package that did not build as go test shows it: the
+// go command's output on stderr, once for each build that failed (a
+// dependency's failure stops several packages), and in the event stream
+// its build-output events; PackageDone then writes its FAIL line.
+func (r *reporter) BuildFailed(platform, pkg string, f distribute.BuildFailure) {
+	r.buildFailed[platform+"\x00"+pkg] = f
+	r.brokenJUnit = append(r.brokenJUnit, brokenPackage{platform: platform, pkg: pkg, f: f})
+	shown := platform + "\x00" + f.FailedBuild
+	if !r.buildShown[shown] {
+		r.buildShown[shown] = true
+		text := f.Output
+		if r.multi {
+			// Which platform: the compiler's output does not say.
+			text = fmt.Sprintf("covdist: building test binaries (%s):\n%s", platform, text)
+		}
+		r.term.eprintf(r.stderr, "%s", text)
+		if r.json != nil {
+			ip := f.FailedBuild
+			if r.multi {
+				ip += " [" + platform + "]"
+			}
+			for _, line := range strings.SplitAfter(f.Output, "\n") {
+				if line != "" {
+					_ = r.json.Encode(jsonEvent{ImportPath: ip, Action: "build-output", Output: &line})
+				}
+			}
+			_ = r.json.Encode(jsonEvent{ImportPath: ip, Action: "build-fail"})
+		}
+	}
+	r.writeJSON(distribute.Event{Time: time.Now(), Action: "start", Package: pkg, Platform: platform})
+}
+
+// failedWord is go test's word for a package that did not build or load.
+func failedWord(f distribute.BuildFailure) string {
+	if f.Setup {
+		return "[setup failed]"
+	}
+	return "[build failed]"
+}
+
 func (r *reporter) PackageDone(platform, pkg string, failed bool, elapsed float64) {
+	suffix := ""
+	if r.multi {
+		suffix = " [" + platform + "]"
+	}
+	if f, ok := r.buildFailed[platform+"\x00"+pkg]; ok {
+		r.pkgFailed++
+		r.notBuiltPkgs++
+		if r.json != nil {
+			now := time.Now()
+			out := fmt.Sprintf("FAIL\t%s %s\n", pkg, failedWord(f))
+			fb := f.FailedBuild
+			if r.multi {
+				fb += suffix
+			}
+			r.writeJSON(distribute.Event{Time: now, Action: "output", Package: pkg, Output: out, Platform: platform})
+			el := 0.0
+			je := jsonEvent{Time: now, Action: "fail", Package: pkg, Elapsed: &el, FailedBuild: fb, Platform: platform}
+			if r.multi {
+				je.Package += suffix
+			}
+			_ = r.json.Encode(je)
+		}
+		r.term.printf("FAIL\t%s %s%s\n", pkg, failedWord(f), suffix)
+		return
+	}
 	if r.json != nil {
 		now := time.Now()
 		action, word := "pass", "ok  "
@@ -417,10 +510,6 @@ func (r *reporter) PackageDone(platform, pkg string, failed bool, elapsed float6
 	word := "ok  "
 	if failed {
 		word = "FAIL"
-	}
-	suffix := ""
-	if r.multi {
-		suffix = " [" + platform + "]"
 	}
 	r.term.printf("%s\t%s\t%.3fs%s\n", word, pkg, elapsed, suffix)
 }
@@ -501,6 +590,10 @@ func (r *reporter) summary(d time.Duration, workers int) {
 	var extra []string
 	if r.crashed > 0 {
 		extra = append(extra, fmt.Sprintf("%d of the failed crashed", r.crashed))
+	}
+	if r.notBuiltPkgs > 0 {
+		extra = append(extra, fmt.Sprintf("%d %s not build", r.notBuiltPkgs,
+			map[bool]string{true: "package did", false: "packages did"}[r.notBuiltPkgs == 1]))
 	}
 	if r.notRun > 0 {
 		extra = append(extra, fmt.Sprintf("%d not run", r.notRun))

@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -261,6 +263,29 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 					}
 				},
 			})
+			// Packages that did not build fail, as go test fails them,
+			// with their tests not run; the others run.
+			for _, f := range b.Failed {
+				var tests []string
+				for _, p := range b.Packages {
+					if p.ImportPath != f.Package {
+						continue
+					}
+					names, _ := p.SourceTests() // a test file that does not parse lists none
+					for _, t := range names {
+						if (only == nil || only[p.ImportPath][t]) && o.selected(t) {
+							tests = append(tests, t)
+						}
+					}
+				}
+				count.Exact(b.Name, f.Package, len(tests))
+				select {
+				case feed <- distribute.Arrival{Platform: b.Name, Package: f.Package, Tests: tests,
+					NotRun: "package " + f.Package + " did not build",
+					Build:  &distribute.BuildFailure{FailedBuild: f.FailedBuild, Output: f.Output, Setup: f.Setup}}:
+				case <-runCtx.Done():
+				}
+			}
 			if buildErrs[i] != nil && len(built) == 1 {
 				cancelRun() // a build failure ends the run: exit 2 with the compiler's errors
 			}
@@ -277,6 +302,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 	}()
 
 	rep := newReporter(o, term, jsonW, human, &count, len(plan.Platforms) > 1)
+	rep.stderr = stderr
 	rep.notBuilt = make(map[string]string)
 	for _, pl := range plan.Platforms {
 		rep.order = append(rep.order, pl.Name)
@@ -300,17 +326,31 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 			failedBuild[built[i].Name] = true
 		}
 	}
-	if len(failedBuild) > 0 {
+	// Platforms where packages did not build are partly built: their
+	// packages' output was shown as they failed.
+	brokenPkgs := 0
+	for _, b := range built {
+		brokenPkgs += len(b.Failed)
+		if len(b.Failed) > 0 && !failedBuild[b.Name] {
+			rep.notBuilt[b.Name] = "building test binaries failed"
+		}
+	}
+	if len(failedBuild) > 0 || brokenPkgs > 0 {
 		for i, err := range buildErrs {
 			if failedBuild[built[i].Name] {
 				reportBuildError(stderr, groups[i], err)
 				rep.notBuilt[built[i].Name] = stepOf(err)
 			}
 		}
-		// A build failure of the only platform, or of every platform
-		// before any of their packages ran, is a build error; platforms
-		// that built some packages report what those ran.
-		if len(failedBuild) == len(built) && (len(built) == 1 || arrived.total() == 0) {
+		// A build failure of the only platform, or builds that left no
+		// package to run on any platform, is a build error (exit 2);
+		// platforms that built some packages report what those ran.
+		if (len(failedBuild) == 1 && len(built) == 1) || arrived.total() == 0 {
+			if rep.junit != nil && o.junitXML != "" && len(rep.brokenJUnit) > 0 {
+				if err := writeJUnit(o.junitXML, rep.junit, rep.brokenJUnit, newJUnitRun(built, start, rep)); err != nil {
+					fmt.Fprintf(stderr, "covdist: --junitxml: %v\n", err)
+				}
+			}
 			return exitUsage, failing
 		}
 	}
@@ -354,6 +394,8 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 			if failedBuild[b.Name] {
 				// What did build ran; the packages that did not count at 0%.
 				header += " (partly built: " + stepOf(buildErrs[i]) + ")"
+			} else if len(b.Failed) > 0 && len(built) > 1 {
+				header += " (partly built: building test binaries failed)"
 			}
 			p := outcome.Coverage[b.Name]
 			if b.Zero != nil {
@@ -370,6 +412,12 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 				// built: the others were never compiled ('-').
 				missing = slices.DeleteFunc(missing, func(pkg string) bool { return !arrived.has(i, pkg) })
 			}
+			// A package that did not build has no statements anyone
+			// knows of: left out (and noted under the table) unless a
+			// package that did build linked it and brought its blocks.
+			missing = slices.DeleteFunc(missing, func(pkg string) bool {
+				return slices.ContainsFunc(b.Failed, func(f *platforms.Failure) bool { return f.Package == pkg })
+			})
 			if len(missing) > 0 {
 				shape, err := b.Shape(ctx, coverMode, missing)
 				if err == nil {
@@ -387,12 +435,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 	}
 	reportErr := shapeErr
 	if rep.junit != nil && o.junitXML != "" {
-		goVer := make(map[string]string)
-		for _, b := range built {
-			goVer[b.Name] = b.GoVersion + " " + b.GOOS + "/" + b.GOARCH
-		}
-		run := junitRun{start: start, took: time.Since(start), goVer: goVer, subtests: rep.subtests}
-		if err := writeJUnit(o.junitXML, rep.junit, run); err != nil {
+		if err := writeJUnit(o.junitXML, rep.junit, rep.brokenJUnit, newJUnitRun(built, start, rep)); err != nil {
 			fmt.Fprintf(stderr, "covdist: --junitxml: %v\n", err)
 			reportErr = true
 		}
@@ -406,6 +449,9 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 		if err != nil {
 			fmt.Fprintf(stderr, "covdist: %v\n", strings.ReplaceAll(err.Error(), "\n", "\ncovdist: "))
 			reportErr = true
+		}
+		for _, pkg := range notInTable(built, cols) {
+			fmt.Fprintf(human, "(%s did not build: its statements are not in the coverage)\n", pkg)
 		}
 	}
 	rep.summary(time.Since(start), nWorkers)
@@ -427,6 +473,30 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 		return exitFailed, failing
 	}
 	return gateCode, failing
+}
+
+// notInTable returns the packages that did not build and of which no
+// platform's coverage holds a block: the coverage reports leave them out.
+func notInTable(built []*platforms.Built, cols []platformCoverage) []string {
+	have := make(map[string]bool)
+	for _, c := range cols {
+		if c.profile == nil {
+			continue
+		}
+		for _, f := range c.profile.Files() {
+			have[path.Dir(f)] = true
+		}
+	}
+	var out []string
+	for _, b := range built {
+		for _, f := range b.Failed {
+			if !have[f.Package] && (f.Setup || slices.Contains(b.CovPkgs, f.Package)) && !slices.Contains(out, f.Package) {
+				out = append(out, f.Package)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // fromModuleRoot rewrites relative package patterns (./x/..., ../y, .)

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,6 +66,7 @@ func TestScript(t *testing.T) {
 			"coltotals":   cmdColTotals,
 			"wineprefix":  cmdWinePrefix,
 			"leftover":    negatable(cmdLeftover),
+			"xmlroot":     cmdXMLRoot,
 		},
 	})
 }
@@ -722,4 +724,29 @@ func cmdWinePrefix(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Setenv("WINEPREFIX", winePrefixDir)
 	ts.Setenv("WINEDEBUG", "-all")
+}
+
+// cmdXMLRoot checks that a file is well-formed XML whose root element has
+// the given name: xmlroot FILE NAME.
+func cmdXMLRoot(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: xmlroot FILE NAME")
+	}
+	dec := xml.NewDecoder(strings.NewReader(ts.ReadFile(args[0])))
+	root := ""
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			ts.Fatalf("%s is not well-formed XML: %v", args[0], err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && root == "" {
+			root = se.Name.Local
+		}
+	}
+	if root != args[1] {
+		ts.Fatalf("%s: root element %q; want %q", args[0], root, args[1])
+	}
 }
