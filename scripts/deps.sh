@@ -9,6 +9,10 @@ command -v go >/dev/null || { echo "deps: go is not on PATH (install Go 1.26+)" 
 command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
 command -v qemu-aarch64 >/dev/null || need_pkgs+=(qemu-user)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || need_pkgs+=(iproute2)
+# genhtml reads covdist's lcov reports in a test, as CI runs it.
+command -v genhtml >/dev/null || need_pkgs+=(lcov)
+# script (util-linux) gives the status-line tests a pseudo-terminal.
+command -v script >/dev/null || need_pkgs+=(bsdutils)
 # windows/amd64 under Wine (windows.txtar), with mingw-w64 to build the
 # stand-in bcryptprimitives.dll that Go 1.22+ binaries need under Wine 8.0.
 # Without their recommends, which for Wine are fonts and desktop parts.

@@ -82,3 +82,53 @@ func TestGotestsumReadsJSON(t *testing.T) {
 		t.Errorf("gotestsum's JUnit counts no tests:\n%s", b)
 	}
 }
+
+// In a monorepo the module is not at the repository's root, where CI runs
+// genhtml and where Codecov and Coveralls resolve paths: lcov names files
+// from the root, and genhtml, run there, finds every one.
+func TestGenhtmlFromMonorepoRoot(t *testing.T) {
+	genhtml, err := exec.LookPath("genhtml")
+	if err != nil {
+		t.Fatalf("this test needs genhtml (Debian's lcov; make deps installs it): %v", err)
+	}
+	root := t.TempDir()
+	if out, err := exec.Command("git", "init", "-q", root).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	mod := filepath.Join(root, "services", "api")
+	if err := os.MkdirAll(filepath.Dir(mod), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(writeModule(t, map[string]string{
+		"go.mod":            "module example.com/api\n\ngo 1.24\n",
+		"calc/calc.go":      "package calc\n\nfunc Abs(x int) int {\n\tif x < 0 {\n\t\treturn -x\n\t}\n\treturn x\n}\n",
+		"calc/calc_test.go": "package calc\n\nimport \"testing\"\n\nfunc TestAbs(t *testing.T) { Abs(1) }\n",
+	}), mod); err != nil {
+		t.Fatal(err)
+	}
+	r := runCovdist(t, mod, "--cov-report=lcov:coverage.lcov", "--cov-report=xml:coverage.xml", "./...")
+	if r.code != 0 {
+		t.Fatalf("covdist: exit %d\n%s", r.code, r.out)
+	}
+	b, err := os.ReadFile(filepath.Join(mod, "coverage.lcov"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "SF:services/api/calc/calc.go\n") {
+		t.Errorf("lcov names its file from the module, not the repository root:\n%s", b)
+	}
+	x, err := os.ReadFile(filepath.Join(mod, "coverage.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	realRoot, _ := filepath.EvalSymlinks(root)
+	if !strings.Contains(string(x), `filename="services/api/calc/calc.go"`) ||
+		!(strings.Contains(string(x), "<source>"+root+"</source>") || strings.Contains(string(x), "<source>"+realRoot+"</source>")) {
+		t.Errorf("Cobertura: want the repository root as the source and file names from it:\n%s", x)
+	}
+	cmd := exec.Command(genhtml, "-q", "-o", filepath.Join(t.TempDir(), "html"), "services/api/coverage.lcov")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("genhtml from the repository root: %v\n%s\nlcov:\n%s", err, out, b)
+	}
+}

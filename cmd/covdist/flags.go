@@ -44,6 +44,7 @@ type options struct {
 	help             bool
 	version          bool
 	statsFile        string
+	durations        string // --durations FILE
 
 	packages   []string
 	testArgs   []string
@@ -189,6 +190,7 @@ func setupFlags(name string) (*pflag.FlagSet, *options) {
 	fs.BoolVar(&o.boxed, "boxed", false, "run each test in its own process")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help")
 	fs.BoolVar(&o.version, "version", false, "print the covdist version")
+	fs.StringVar(&o.durations, "durations", "", "read and write the tests' remembered durations in `file` (JSON), which CI can keep between runs, instead of the user cache dir")
 	fs.StringVar(&o.statsFile, "stats-file", "", "write run statistics (processes, bytes moved, merge time) as JSON to `file`")
 	_ = fs.MarkHidden("stats-file")
 	o.flags = fs

@@ -14,21 +14,12 @@ import (
 // of three quick tests.
 func progressModule(t *testing.T, sleep string) string {
 	t.Helper()
-	dir := t.TempDir()
-	files := map[string]string{
+	return writeModule(t, map[string]string{
 		"go.mod":      "module example.com/progress\n\ngo 1.24\n",
 		"a/a.go":      "package a\n\nfunc A() int { return 1 }\n",
 		"a/a_test.go": "package a\n\nimport (\n\t\"testing\"\n\t\"time\"\n)\n\nfunc TestLong(t *testing.T) { time.Sleep(" + sleep + "); A() }\nfunc TestQuickA(t *testing.T) {}\n",
 		"b/b_test.go": "package b\n\nimport \"testing\"\n\nfunc TestB1(t *testing.T) {}\nfunc TestB2(t *testing.T) {}\nfunc TestB3(t *testing.T) {}\n",
-	}
-	for name, text := range files {
-		path := filepath.Join(dir, name)
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	})
 }
 
 // underTerminal runs covdist under a pseudo-terminal (util-linux's

@@ -94,7 +94,16 @@ func writeReports(w io.Writer, o *options, cols []platformCoverage, modulePath, 
 		return exitOK, nil
 	}
 	cols = profiles
-	opt := report.Options{ModulePath: modulePath, Precision: o.covPrecision, Generator: "covdist " + version, Generated: time.Now()}
+	opt := report.Options{ModulePath: modulePath, Precision: o.covPrecision, Generator: "covdist " + version, Generated: time.Now(),
+		PathPrefix: repoPrefix(moduleDir)}
+	// Cobertura's one source: the module's directory, or in a monorepo the
+	// repository's root, which its file names are then relative to (GitLab
+	// maps a source under its checkout with file names from the root).
+	sourceRoot := moduleDir
+	if opt.PathPrefix != "" {
+		sourceRoot = strings.TrimSuffix(filepath.ToSlash(moduleDir), "/"+opt.PathPrefix)
+		sourceRoot = filepath.FromSlash(sourceRoot)
+	}
 	reports := expandReports(o.covReports)
 	termShown := false
 	// A report that cannot be written does not keep the others from
@@ -130,7 +139,7 @@ func writeReports(w io.Writer, o *options, cols []platformCoverage, modulePath, 
 		case "xml":
 			now := time.Now()
 			dest, err = writeEach(dest, ".xml", combined, cols, func(f io.Writer, p *coverage.Profile) error {
-				return report.Cobertura(f, p, opt, moduleDir, now)
+				return report.Cobertura(f, p, opt, sourceRoot, now)
 			})
 		case "lcov":
 			dest, err = writeEach(dest, ".lcov", combined, cols, func(f io.Writer, p *coverage.Profile) error {
@@ -364,6 +373,35 @@ func readInput(name string) (*coverage.Profile, error) {
 			name, filepath.Dir(name))
 	}
 	return coverage.ParseFile(name)
+}
+
+// repoPrefix is moduleDir relative to the root of the git repository that
+// holds it ("services/api" in a monorepo), slash-separated; "" when the
+// module is the repository's root or in none. lcov names files from it, so
+// that genhtml run from the repository root, and Codecov and Coveralls,
+// which resolve paths from there, find them.
+func repoPrefix(moduleDir string) string {
+	if moduleDir == "" {
+		return ""
+	}
+	abs, err := filepath.Abs(moduleDir)
+	if err != nil {
+		return ""
+	}
+	for dir := abs; ; {
+		if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil { // a directory, or a worktree's file
+			rel, err := filepath.Rel(dir, abs)
+			if err != nil || rel == "." {
+				return ""
+			}
+			return filepath.ToSlash(rel)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
 }
 
 func modulePathFromGoMod(name string) string {

@@ -67,6 +67,12 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "covdist: %v\n", err)
 		return exitUsage
 	}
+	// A --durations file that does not parse is refused before anything
+	// builds (each run reads it again: -f runs learn from the last).
+	if _, err := loadHistory(moduleDir, o.durations); err != nil {
+		fmt.Fprintf(stderr, "covdist: %v\n", err)
+		return exitUsage
+	}
 	if o.looponfail {
 		return loopOnFail(ctx, o, moduleDir, stdout, stderr)
 	}
@@ -171,7 +177,11 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 		return exitUsage, failing
 	}
 
-	hist := loadHistory(moduleDir)
+	hist, err := loadHistory(moduleDir, o.durations)
+	if err != nil {
+		fmt.Fprintf(stderr, "covdist: %v\n", err)
+		return exitUsage, failing
+	}
 	feed := make(chan distribute.Arrival)
 	plan := &distribute.Plan{
 		Mode: mode, CoverMode: coverMode, Timeout: o.timeout, Version: version,
@@ -356,7 +366,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 	}
 	if outcome != nil {
 		hist.record(outcome)
-		if err := hist.save(); err != nil && o.verbose {
+		if err := hist.save(); err != nil && (o.verbose || o.durations != "") {
 			fmt.Fprintf(stderr, "covdist: remembering test durations: %v\n", err)
 		}
 	}

@@ -88,7 +88,7 @@ func Cobertura(w io.Writer, combined *coverage.Profile, opt Options, sourceRoot 
 		nums, hit := byLine[file].sorted()
 		class := coberturaClass{
 			Name:       path.Base(file),
-			Filename:   opt.relName(file),
+			Filename:   opt.repoName(file),
 			LineRate:   rate(hit, len(nums)),
 			BranchRate: "0",
 			Complexity: "0",

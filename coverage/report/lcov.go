@@ -9,9 +9,9 @@ import (
 )
 
 // LCOV writes an LCOV tracefile, which genhtml, Codecov, Coveralls and
-// editor plugins read: per file (relative to the module root, sorted) its
-// lines with hit counts, lines found and lines hit. Lines are counted as in
-// Cobertura. For example:
+// editor plugins read: per file (relative to the module root, sorted, after
+// opt.PathPrefix) its lines with hit counts, lines found and lines hit.
+// Lines are counted as in Cobertura. For example:
 //
 //	SF:calc/calc.go
 //	DA:3,1
@@ -26,7 +26,7 @@ func LCOV(w io.Writer, combined *coverage.Profile, opt Options) error {
 	for _, f := range files {
 		lh := byLine[f.path]
 		nums, hit := lh.sorted()
-		fmt.Fprintf(bw, "SF:%s\n", f.name)
+		fmt.Fprintf(bw, "SF:%s\n", opt.repoName(f.path))
 		for _, n := range nums {
 			fmt.Fprintf(bw, "DA:%d,%d\n", n, lh.hits[n])
 		}

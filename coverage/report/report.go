@@ -57,6 +57,11 @@ type Options struct {
 	// Precision is the number of digits after the decimal point in Cover
 	// columns; 0 by default.
 	Precision int
+	// PathPrefix, when set, goes before the file names of line reports
+	// (lcov's SF lines): the module's directory relative to the repository
+	// root in a monorepo ("services/api"), so that genhtml run from the
+	// root, Codecov and Coveralls find the files.
+	PathPrefix string
 	// Generator names what made the report ("covdist v1.2.0") and
 	// Generated when, for the HTML report's footer; either may be zero.
 	Generator string
@@ -76,6 +81,18 @@ func (o Options) relName(file string) string {
 	if o.ModulePath != "" {
 		if rest, ok := strings.CutPrefix(file, o.ModulePath+"/"); ok {
 			return rest
+		}
+	}
+	return file
+}
+
+// repoName is file's name in line reports: relative to the module root
+// after PathPrefix (the module's directory in its repository); a file
+// outside the module keeps its import path.
+func (o Options) repoName(file string) string {
+	if o.ModulePath != "" {
+		if rest, ok := strings.CutPrefix(file, o.ModulePath+"/"); ok {
+			return path.Join(o.PathPrefix, rest)
 		}
 	}
 	return file
