@@ -48,6 +48,9 @@ type pkgQueue struct {
 	tests []item // pending, longest first
 	cover []string
 	piece float64 // the size of the pieces it is being cut into while packages arrive
+	// unknownPiece is how many tests go in each of those pieces when none
+	// of its tests was ever timed.
+	unknownPiece int
 	// The durations of its tests that finished in this run, for tests
 	// never timed before: a package's tests tend to be alike, so the first
 	// to finish tell the size of the rest far better than defaultEstimate.
@@ -109,6 +112,20 @@ func (q *pkgQueue) guess() float64 {
 		return defaultEstimate
 	}
 	return q.seenSum / float64(q.seenN)
+}
+
+// unknown says that none of q's pending tests was ever timed and none of
+// the package's tests has finished in this run.
+func (q *pkgQueue) unknown() bool {
+	if q.seenN > 0 {
+		return false
+	}
+	for _, t := range q.tests {
+		if !t.guess {
+			return false
+		}
+	}
+	return len(q.tests) > 0
 }
 
 func (q *pkgQueue) sort() {
@@ -291,6 +308,20 @@ func (p *pool) batchSize(q *pkgQueue, live int) int {
 	min := minBatchStarts * p.overhead
 	var target float64
 	if p.arriving {
+		if q.unknown() {
+			// Nothing is known of its tests (a first run, a CI runner with
+			// no durations): they may take seconds each, and the package
+			// whole on one worker would leave the others idle. Spread over
+			// the workers, it costs a process start-up or so per worker;
+			// the first to finish tell the size of the rest.
+			if q.unknownPiece == 0 {
+				q.unknownPiece = (len(q.tests) + live - 1) / live
+			}
+			if q.unknownPiece < len(q.tests) {
+				return q.unknownPiece
+			}
+			return len(q.tests)
+		}
 		if q.piece == 0 {
 			total := q.total()
 			if total < bigPackageStarts*p.overhead {

@@ -172,6 +172,44 @@ func TestBatchingWhileArriving(t *testing.T) {
 	}
 }
 
+// A first run knows nothing of a package's tests while packages build: they
+// may take seconds each, so the package goes in one piece per worker, not
+// whole to one (four 1.2 s tests took 5.2 s on one worker of two, 2.8 s
+// spread). A package whose tests were timed keeps the whole-package rule.
+func TestUnknownPackageSpreadWhileArriving(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		live  int
+		tests int
+		timed bool
+		want  []int
+	}{
+		{"four unknown tests over two workers", 2, 4, false, []int{2, 2}},
+		{"five unknown tests over two workers", 2, 5, false, []int{3, 2}},
+		{"one worker takes the package whole", 1, 4, false, []int{4}},
+		{"timed small tests stay whole", 2, 4, true, []int{4}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPool(Load, 0.03)
+			p.arriving = true
+			for i := range tt.tests {
+				if tt.timed {
+					p.add("pkg", fmt.Sprintf("Test%d", i), 0.01)
+				} else {
+					p.addGuess("pkg", fmt.Sprintf("Test%d", i))
+				}
+			}
+			var got []int
+			for b := p.next(tt.live); b != nil; b = p.next(tt.live) {
+				got = append(got, len(b.tests))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("got unit sizes %v; want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // Tests never timed are guessed small, and batched; once one of the
 // package's tests has finished, the others are guessed to take as long,
 // and go alone when that is seconds. Timed tests keep their own durations.
