@@ -217,6 +217,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 		plan.MaxFail = 1
 	}
 	agents := newAgentBuilder(self, func(s string) { term.printf("covdist: %s\n", s) })
+	agents.timeline = tl
 	ws := newWorkspaces(moduleDir)
 	nWorkers := 0
 	for i, b := range built {
