@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/covdist/covdist/coverage"
+	"github.com/covdist/covdist/internal/timeline"
 )
 
 // Mode is a distribution mode.
@@ -104,6 +105,10 @@ type Plan struct {
 	// after the run started (their builds overlap the first tests); the
 	// run ends only after it is closed.
 	Feed <-chan Arrival
+	// Timeline, when not nil, records on each worker's track its start-up
+	// (gateway, handshake, sync), every test process from its dispatch to
+	// its end, and each top-level test within it.
+	Timeline *timeline.Recorder
 }
 
 // Arrival is a package whose test binary is ready on a platform.

@@ -15,6 +15,7 @@ import (
 	"github.com/covdist/covdist/coverage"
 	"github.com/covdist/covdist/distribute/filesync"
 	"github.com/covdist/covdist/distribute/wire"
+	"github.com/covdist/covdist/internal/timeline"
 )
 
 // ErrNoWorker is returned when no worker of a platform could ever start.
@@ -71,6 +72,10 @@ type unit struct {
 	isolated  bool
 	worker    *workerState
 	started   time.Time
+	// For the timeline: when each top-level test's run event came, and
+	// the latest end of a test span recorded.
+	runAt   map[string]time.Time
+	lastEnd time.Time
 }
 
 type workerState struct {
@@ -336,17 +341,22 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 		case <-c.over:
 		}
 	}
+	tl := c.plan.Timeline
 	go func() {
+		opening := tl.Begin(w.ID, "open "+w.Gateway.String(), "worker")
 		stream, err := w.Gateway.Open(ctx)
+		opening.End(errArgs(err))
 		if err != nil {
 			send(msg{kind: msgDead, err: err})
 			return
 		}
 		l := newLink(stream, send)
+		shaking := tl.Begin(w.ID, "handshake", "worker")
 		hello, err := wire.Handshake(l.conn, wire.Hello{Agent: c.plan.Version})
 		if err == nil {
 			err = c.checkPlatform(w, hello)
 		}
+		shaking.End(errArgs(err))
 		if err != nil {
 			l.fail(err)
 			return
@@ -359,7 +369,10 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 		go l.ping()
 		go l.read(rs)
 		if rs != nil {
-			if err := c.pushDirs(ctx, rs); err != nil {
+			pushing := tl.Begin(w.ID, "sync --rsyncdir", "sync")
+			err := c.pushDirs(ctx, rs)
+			pushing.End(errArgs(err))
+			if err != nil {
 				l.fail(err)
 				return
 			}
@@ -383,7 +396,9 @@ func (c *coordinator) start(ctx context.Context, w *workerState) {
 				CoverDir: c.plan.CoverMode != "" && coverDirWorks(u.platform.GoVersion),
 			}
 			if rs != nil {
+				syncing := tl.Begin(w.ID, "sync "+u.pkg, "sync")
 				bin, dir, err := c.prepare(ctx, rs, u)
+				syncing.End(errArgs(err))
 				var ue *unsyncableError
 				if errors.As(err, &ue) {
 					// The local tree's fault: the worker and its
@@ -488,6 +503,7 @@ func (c *coordinator) onUnsyncable(w *workerState, id int64, err error) {
 	}
 	delete(c.units, id)
 	defer c.packageDone(u.platform.Name, u.pkg)
+	c.unitEnded(u, "could not sync: "+err.Error())
 	w.busy = nil
 	pl := u.platform.Name
 	for _, t := range u.tests {
@@ -655,12 +671,14 @@ func (c *coordinator) onEvent(w *workerState, e *wire.Event) {
 	}
 	switch e.Action {
 	case "run":
+		c.testStarted(u, top)
 		if s, ok := c.rep.(Starter); ok {
 			s.Started(u.platform.Name, u.pkg, top, w.ID, time.Now()) // the coordinator's clock, as the status line's
 		}
 	case "pass", "skip":
 		// The test's own verdict is final, whatever happens to its process later.
 		status := map[string]Status{"pass": Passed, "skip": Skipped}[e.Action]
+		c.testEnded(u, top, e.Action, e.Elapsed)
 		st.elapsed = e.Elapsed
 		c.flush(st, false)
 		c.finalize(u.platform.Name, u.pkg, top, status, w.ID, "", "")
@@ -671,6 +689,7 @@ func (c *coordinator) onEvent(w *workerState, e *wire.Event) {
 		// Held until the process ends: a panicking test prints its
 		// "--- FAIL" line first and then crashes the process, and it must
 		// be reported as crashed, with the panic.
+		c.testEnded(u, top, e.Action, e.Elapsed)
 		st.elapsed = e.Elapsed
 		st.heldFail = true
 	}
@@ -820,6 +839,7 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 	}
 	delete(c.units, d.Unit)
 	defer c.packageDone(u.platform.Name, u.pkg)
+	c.unitEnded(u, unitEnd(d))
 	w.busy = nil
 	pl := u.platform
 	pool := c.pools[pl.Name]
@@ -834,6 +854,8 @@ func (c *coordinator) onDone(w *workerState, d *wire.Done) {
 		}
 		err := w.cover.Add(fmt.Sprintf("%s (%s)", w.ID, u.pkg), d.Cover)
 		c.out.MergeSeconds += time.Since(t0).Seconds()
+		c.plan.Timeline.Add(timeline.Span{Track: "coordinator", Name: "merge coverage", Category: "coverage", Start: t0, End: time.Now(),
+			Args: map[string]any{"package": u.pkg, "worker": w.ID, "platform": pl.Name}})
 		if err != nil {
 			c.rep.Worker(WorkerEvent{Worker: w.ID, Platform: pl.Name, Up: true, Info: "coverage rejected: " + err.Error()})
 		} else {
@@ -1032,6 +1054,7 @@ func (c *coordinator) onDead(w *workerState, err error) {
 		w.busy = nil
 		delete(c.units, u.id)
 		defer c.packageDone(u.platform.Name, u.pkg)
+		c.unitEnded(u, fmt.Sprint("worker died: ", err))
 		pool := c.pools[u.platform.Name]
 		for _, t := range u.tests {
 			st := c.tests[testKey{u.platform.Name, u.pkg, t}]

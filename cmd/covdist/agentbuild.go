@@ -21,6 +21,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+
+	"github.com/covdist/covdist/internal/timeline"
 )
 
 // selfModule is covdist's module path, as its go.mod says.
@@ -32,6 +34,7 @@ type agentBuilder struct {
 	cacheDir string       // where built agents are kept
 	say      func(string) // tells the user about a build (it takes a while)
 	getenv   func(string) string
+	timeline *timeline.Recorder // shows the time a worker waits for its agent
 
 	mu     sync.Mutex
 	builds map[string]*agentBuild // by GOOS/GOARCH
@@ -63,7 +66,13 @@ func (b *agentBuilder) For(ctx context.Context, goos, goarch string) (string, er
 		bd = &agentBuild{done: make(chan struct{})}
 		b.builds[key] = bd
 		b.mu.Unlock()
+		building := b.timeline.Begin("coordinator", "agent for "+key, "setup")
 		bd.path, bd.err = b.build(ctx, goos, goarch)
+		if bd.err != nil {
+			building.End(map[string]any{"error": bd.err.Error()})
+		} else {
+			building.End(map[string]any{"path": bd.path})
+		}
 		close(bd.done)
 	} else {
 		b.mu.Unlock()

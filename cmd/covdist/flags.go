@@ -45,6 +45,7 @@ type options struct {
 	version          bool
 	statsFile        string
 	durations        string // --durations FILE
+	timeline         string // --timeline FILE
 
 	packages   []string
 	testArgs   []string
@@ -191,6 +192,7 @@ func setupFlags(name string) (*pflag.FlagSet, *options) {
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help")
 	fs.BoolVar(&o.version, "version", false, "print the covdist version")
 	fs.StringVar(&o.durations, "durations", "", "read and write the tests' remembered durations in `file` (JSON), which CI can keep between runs, instead of the user cache dir")
+	fs.StringVar(&o.timeline, "timeline", "", "write a timeline of the run (builds, workers, each test process and test) to `file` as Chrome trace-event JSON, which chrome://tracing and ui.perfetto.dev open")
 	fs.StringVar(&o.statsFile, "stats-file", "", "write run statistics (processes, bytes moved, merge time) as JSON to `file`")
 	_ = fs.MarkHidden("stats-file")
 	o.flags = fs
@@ -341,7 +343,7 @@ func (o *options) validate() error {
 	}
 	// A destination that cannot be written would fail only after the whole
 	// run: refuse it now.
-	files := map[string]string{"--junitxml": o.junitXML}
+	files := map[string]string{"--junitxml": o.junitXML, "--timeline": o.timeline}
 	if o.jsonOut != "-" {
 		files["--json"] = o.jsonOut
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/covdist/covdist/distribute/xspec"
 	"github.com/covdist/covdist/internal/progress"
 	"github.com/covdist/covdist/internal/scratch"
+	"github.com/covdist/covdist/internal/timeline"
 	"github.com/covdist/covdist/platforms"
 	"github.com/spf13/pflag"
 )
@@ -87,6 +88,11 @@ func runTests(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, stdout, stderr io.Writer) (int, testSet) {
 	start := time.Now()
 	var failing testSet
+	var tl *timeline.Recorder
+	if o.timeline != "" {
+		tl = timeline.NewAt(start)
+		tl.Track("coordinator")
+	}
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(stderr, "covdist: finding its own executable to start workers: %v\n", err)
@@ -94,6 +100,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 	}
 	probeFailed := make(map[string]error)
 	groups, mode, err := workerGroups(o, func(specs []xspec.Spec) []xspec.Spec {
+		defer tl.Begin("coordinator", "probe remote workers", "setup").End(nil)
 		return probeRemotes(ctx, specs, self, probeFailed)
 	})
 	if err != nil {
@@ -125,6 +132,20 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 	}
 	term := newTerminal(human, stderr)
 	defer term.close()
+	// writeTimeline ends the run's span and writes --timeline's file; false
+	// when it could not be written, which fails the run as a report would.
+	writeTimeline := func() bool {
+		if tl == nil {
+			return true
+		}
+		tl.Add(timeline.Span{Track: "coordinator", Name: "covdist", Category: "run", Start: start, End: time.Now()})
+		if err := writeFile(o.timeline, tl.Write); err != nil {
+			fmt.Fprintf(stderr, "covdist: --timeline: %v\n", err)
+			return false
+		}
+		fmt.Fprintf(human, "Timeline written to %s (open in ui.perfetto.dev or chrome://tracing)\n", o.timeline)
+		return true
+	}
 
 	coverMode := o.coverMode
 	if coverMode == "" {
@@ -155,7 +176,9 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 	// binary is linked, as go test overlaps building and running.
 	// A platform that cannot build is reported, with its tests as not run,
 	// while the others go on; a run of one platform ends with its error.
+	probing := tl.Begin("coordinator", "probe platforms", "setup")
 	groups, built, buildErrs := probeGroups(ctx, moduleDir, groups)
+	probing.End(nil)
 	if err := checkMode(mode, groups, true); err != nil {
 		fmt.Fprintf(stderr, "covdist: %v\n", err)
 		return exitUsage, failing
@@ -185,7 +208,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 	feed := make(chan distribute.Arrival)
 	plan := &distribute.Plan{
 		Mode: mode, CoverMode: coverMode, Timeout: o.timeout, Version: version,
-		MaxFail: o.maxFail, Estimator: hist, Boxed: o.boxed, Feed: feed,
+		MaxFail: o.maxFail, Estimator: hist, Boxed: o.boxed, Feed: feed, Timeline: tl,
 	}
 	if plan.Timeout == 0 && !o.gof.noTimeout {
 		plan.Timeout = 10 * time.Minute
@@ -194,6 +217,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 		plan.MaxFail = 1
 	}
 	agents := newAgentBuilder(self, func(s string) { term.printf("covdist: %s\n", s) })
+	agents.timeline = tl
 	ws := newWorkspaces(moduleDir)
 	nWorkers := 0
 	for i, b := range built {
@@ -215,6 +239,14 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 		}
 		plan.Platforms = append(plan.Platforms, pl)
 	}
+	for _, b := range built {
+		tl.Track(buildTrack(b))
+	}
+	for _, pl := range plan.Platforms {
+		for _, w := range pl.Workers {
+			tl.Track(w.ID)
+		}
+	}
 	plan.MaxRestarts = o.maxWorkerRestart
 	if plan.MaxRestarts < 0 {
 		plan.MaxRestarts = 4 * nWorkers
@@ -232,11 +264,15 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 		wg.Add(1)
 		go func(i int, b *platforms.Built) {
 			defer wg.Done()
+			track := buildTrack(b)
+			building := tl.Begin(track, "build "+b.Name, "build")
+			listing := tl.Begin(track, "list packages", "build")
 			buildErrs[i] = b.BuildTests(runCtx, platforms.Options{
 				ModuleDir: moduleDir, Patterns: packages, Cov: o.cov, CoverMode: coverMode,
 				Tags: o.gof.tags, BuildFlags: o.gof.build,
 				BinDir: filepath.Join(binDir, fmt.Sprint(i)), Progress: term.status,
 				Expect: func(n int) {
+					listing.End(map[string]any{"packages with tests": n})
 					if n == 0 {
 						return
 					}
@@ -266,6 +302,8 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 					}
 					arrived.add(i, p.ImportPath)
 					count.Exact(b.Name, p.ImportPath, len(p.Tests))
+					tl.Mark(timeline.Event{Track: track, Name: "ready " + p.ImportPath, Category: "build", At: time.Now(),
+						Args: map[string]any{"package": p.ImportPath, "tests": len(p.Tests)}})
 					select {
 					case feed <- distribute.Arrival{Platform: b.Name, Package: p.ImportPath,
 						Binary: distribute.Binary{Path: p.Binary, Dir: p.Dir}, Tests: p.Tests}:
@@ -273,6 +311,11 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 					}
 				},
 			})
+			var buildArgs map[string]any
+			if buildErrs[i] != nil || len(b.Failed) > 0 {
+				buildArgs = map[string]any{"error": fmt.Sprint(buildErrs[i]), "packages failed": len(b.Failed)}
+			}
+			building.End(buildArgs)
 			// Packages that did not build fail, as go test fails them,
 			// with their tests not run; the others run.
 			for _, f := range b.Failed {
@@ -322,7 +365,9 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 			fmt.Fprintln(human, b.Header)
 		}
 	}
+	running := tl.Begin("coordinator", "run tests", "run")
 	outcome, runErr := distribute.Run(runCtx, plan, rep)
+	running.End(nil)
 	cancelRun()
 	wg.Wait()
 	term.clear()
@@ -361,6 +406,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 					fmt.Fprintf(stderr, "covdist: --junitxml: %v\n", err)
 				}
 			}
+			writeTimeline()
 			return exitUsage, failing
 		}
 	}
@@ -380,6 +426,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 			// What ran is reported, and what did not; no coverage, which
 			// a part of the run would misstate.
 			rep.finish()
+			writeTimeline()
 			rep.summary(time.Since(start), nWorkers)
 			fmt.Fprintln(stderr, "covdist: interrupted")
 			return exitFailed, rep.notPassed
@@ -394,6 +441,7 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 	// Coverage: each platform's profile, plus the blocks no binary linked.
 	var cols []platformCoverage
 	shapeErr := false
+	merging := tl.Begin("coordinator", "coverage of packages no test covered", "coverage")
 	if coverMode != "" && outcome != nil {
 		for i, b := range built {
 			if failedBuild[b.Name] && arrived.count(i) == 0 {
@@ -443,7 +491,9 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 			cols = append(cols, platformCoverage{name: b.Name, header: header, profile: p})
 		}
 	}
+	merging.End(nil)
 	reportErr := shapeErr
+	reporting := tl.Begin("coordinator", "write reports", "report")
 	if rep.junit != nil && o.junitXML != "" {
 		if err := writeJUnit(o.junitXML, rep.junit, rep.brokenJUnit, newJUnitRun(built, start, rep)); err != nil {
 			fmt.Fprintf(stderr, "covdist: --junitxml: %v\n", err)
@@ -463,6 +513,10 @@ func runOnce(ctx context.Context, o *options, moduleDir string, only testSet, st
 		for _, pkg := range notInTable(built, cols) {
 			fmt.Fprintf(human, "(%s did not build: its statements are not in the coverage)\n", pkg)
 		}
+	}
+	reporting.End(nil)
+	if !writeTimeline() {
+		reportErr = true
 	}
 	rep.summary(time.Since(start), nWorkers)
 	if reportErr {
@@ -722,4 +776,9 @@ func reportBuildError(stderr io.Writer, g *group, err error) int {
 		fmt.Fprintf(stderr, "covdist: %v\n", err)
 	}
 	return exitUsage
+}
+
+// buildTrack names a platform's build track on the timeline.
+func buildTrack(b *platforms.Built) string {
+	return "build " + b.Name
 }

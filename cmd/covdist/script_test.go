@@ -67,6 +67,7 @@ func TestScript(t *testing.T) {
 			"wineprefix":  cmdWinePrefix,
 			"leftover":    negatable(cmdLeftover),
 			"xmlroot":     cmdXMLRoot,
+			"timeline":    negatable(cmdTimeline),
 		},
 	})
 }
