@@ -215,7 +215,7 @@ func parseArgs(args []string) (*options, error) {
 		return o, err
 	}
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		return o, goFlagHint(err)
 	}
 	rest := fs.Args()
 	o.testArgs = o.gof.testArgs

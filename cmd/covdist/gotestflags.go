@@ -332,3 +332,16 @@ func checkAfterDash(args []string) error {
 	}
 	return nil
 }
+
+// goFlagHint adds to pflag's "unknown flag: --race" that go test's flags
+// take one dash here, when the flag is one of go test's.
+func goFlagHint(err error) error {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return err
+	}
+	if _, known := goTestFlags[name]; !known {
+		return err
+	}
+	return fmt.Errorf("%w (go test's flags take one dash, as with go test: -%s)", err, name)
+}
