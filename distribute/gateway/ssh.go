@@ -241,7 +241,11 @@ const NiceEnv = "COVDIST_NICE"
 func (g *SSH) startServe(c *client) (*sshStream, error) {
 	ch, reqs, err := c.conn.OpenChannel("session", nil)
 	if err != nil {
-		if c.dead() != nil {
+		// A serve that refuses a session (at its --max-conns) says why and
+		// hangs up at once: its answer, not the EOF that follows, is the
+		// cause, however soon the connection is seen to end.
+		var oce *ssh.OpenChannelError
+		if c.dead() != nil && !errors.As(err, &oce) {
 			return nil, c.lostErr()
 		}
 		return nil, fmt.Errorf("opening an ssh session to %s: %w", c.name, err)
